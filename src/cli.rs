@@ -1,0 +1,184 @@
+//! The command line, defined once with clap; help, completions and the man
+//! page all come from here.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ns::{Kind, KindSet};
+use crate::ui::ColorChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "learnns",
+    version,
+    about = "Build a Linux container by hand, one namespace at a time.",
+    long_about = "Build a Linux container by hand, one namespace at a time.\n\n\
+        A container is an ordinary process that the kernel shows a custom view of \
+        reality. Each lesson adds one namespace to a growing mini-container and shows \
+        the same commands run outside and inside.\n\n\
+        Run without a command to see the course map.",
+    after_help = "Examples:\n  learnns                      the course map\n  sudo learnns lesson 1        walk through lesson 1\n  sudo learnns run --uts --hostname box -- hostname\n  learnns doctor               can this machine run every lesson?"
+)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons and which are ready.
+    #[command(after_help = "Example:\n  learnns lessons")]
+    Lessons,
+
+    /// Walk through one lesson: explain, look outside and inside, compare.
+    #[command(
+        after_help = "Examples:\n  sudo learnns lesson 1\n  sudo learnns lesson pid --no-pause\n  sudo learnns lesson 3 --pid        only a PID namespace, nothing else"
+    )]
+    Lesson(LessonArgs),
+
+    /// Run a command in a mini-container and exit with its status.
+    #[command(
+        after_help = "Examples:\n  sudo learnns run --uts --hostname box -- hostname\n  sudo learnns run --upto 3 -- sh -c 'echo $$'\n  sudo learnns run --all -- sh -c 'exit 7'; echo $?"
+    )]
+    Run(RunArgs),
+
+    /// Check whether this machine can run every lesson, and how to fix it.
+    #[command(after_help = "Example:\n  learnns doctor")]
+    Doctor,
+}
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// The lesson, by number or name (`3` or `pid`).
+    #[arg(value_name = "LESSON")]
+    pub lesson: String,
+
+    #[command(flatten)]
+    pub kinds: KindFlags,
+
+    /// Do not wait between steps (also the case without a terminal).
+    #[arg(long)]
+    pub no_pause: bool,
+
+    /// Open a shell inside the container at the end of the lesson.
+    #[arg(long, conflicts_with = "no_pause")]
+    pub shell: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub kinds: KindFlags,
+
+    /// The container of lesson N: the kinds of lessons 1..=N.
+    #[arg(long, value_name = "N", conflicts_with_all = KIND_IDS)]
+    pub upto: Option<String>,
+
+    /// Every kind of namespace.
+    #[arg(long, conflicts_with_all = KIND_IDS, conflicts_with = "upto")]
+    pub all: bool,
+
+    /// The hostname inside (needs a UTS namespace).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+const KIND_IDS: [&str; 8] = ["uts", "ipc", "pid", "mnt", "net", "user", "cgroup", "time"];
+
+/// One flag per namespace kind, named as `unshare` names them.
+#[derive(Debug, Args, Default)]
+pub struct KindFlags {
+    /// A UTS namespace: its own hostname.
+    #[arg(long)]
+    pub uts: bool,
+    /// An IPC namespace: its own message queues and shared memory.
+    #[arg(long)]
+    pub ipc: bool,
+    /// A PID namespace: its own process numbers.
+    #[arg(long)]
+    pub pid: bool,
+    /// A mount namespace: its own mount table.
+    #[arg(long, visible_alias = "mount")]
+    pub mnt: bool,
+    /// A network namespace: its own interfaces, routes and sockets.
+    #[arg(long)]
+    pub net: bool,
+    /// A user namespace: root inside, the caller outside.
+    #[arg(long)]
+    pub user: bool,
+    /// A cgroup namespace: its own view of the cgroup tree.
+    #[arg(long)]
+    pub cgroup: bool,
+    /// A time namespace: its own boot and monotonic clocks.
+    #[arg(long)]
+    pub time: bool,
+}
+
+impl KindFlags {
+    /// The kinds asked for, or None when no flag was given.
+    pub fn kinds(&self) -> Option<KindSet> {
+        let pairs = [
+            (self.uts, Kind::Uts),
+            (self.ipc, Kind::Ipc),
+            (self.pid, Kind::Pid),
+            (self.mnt, Kind::Mnt),
+            (self.net, Kind::Net),
+            (self.user, Kind::User),
+            (self.cgroup, Kind::Cgroup),
+            (self.time, Kind::Time),
+        ];
+        let set: KindSet = pairs
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, k)| k)
+            .collect();
+        (!set.is_empty()).then_some(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn kind_flags_replace_defaults() {
+        let cli = Cli::try_parse_from(["learnns", "lesson", "3", "--pid", "--mount"]).unwrap();
+        let Some(Command::Lesson(args)) = cli.command else {
+            panic!("not a lesson")
+        };
+        assert_eq!(args.kinds.kinds().unwrap().to_string(), "mnt pid");
+    }
+
+    #[test]
+    fn run_rejects_mixed_selections() {
+        for argv in [
+            vec!["learnns", "run", "--uts", "--all", "--", "true"],
+            vec!["learnns", "run", "--upto", "3", "--all", "--", "true"],
+            vec!["learnns", "run", "--pid", "--upto", "3", "--", "true"],
+            vec!["learnns", "run", "--uts"],
+            vec!["learnns", "lesson", "1", "--shell", "--no-pause"],
+        ] {
+            let err = Cli::try_parse_from(&argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! A container is an ordinary process started in new namespaces. This module
+//! turns a [`Spec`] into such a process, keeps it alive while a lesson looks
+//! at it, runs commands inside it the way `nsenter` does, and stops it.
+
+pub mod cleanup;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, pipe2};
+
+use crate::error::{Error, Result};
+use crate::ns::{Identities, Kind, KindSet};
+use crate::sys::{self, Sys};
+use cleanup::{Token, Undo};
+
+/// What to build: which namespaces, and how to fill them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spec {
+    pub kinds: KindSet,
+    /// Set inside a new UTS namespace; `None` keeps the copy of the host's.
+    pub hostname: Option<String>,
+}
+
+impl Spec {
+    pub fn new(kinds: KindSet) -> Spec {
+        Spec {
+            kinds,
+            hostname: None,
+        }
+    }
+
+    pub fn hostname(mut self, name: impl Into<String>) -> Spec {
+        self.hostname = Some(name.into());
+        self
+    }
+
+    /// The `unshare` command that builds the same namespaces, for the learner.
+    pub fn unshare_line(&self, argv: &[String]) -> String {
+        let mut words = vec!["unshare".to_string()];
+        if !self.kinds.is_empty() {
+            words.push(self.kinds.util_flags());
+        }
+        if self.kinds.contains(Kind::User) {
+            words.push("--map-root-user".into());
+        }
+        if self.kinds.contains(Kind::Pid) {
+            words.push("--fork".into());
+            if self.kinds.contains(Kind::Mnt) {
+                words.push("--mount-proc".into());
+            }
+        }
+        words.push(shell_words(argv));
+        words.join(" ")
+    }
+}
+
+// ANCHOR: setup
+/// What the container's first process does to its new namespaces before
+/// anything else runs there. It runs inside the child, so it can only change
+/// the container, never the host.
+pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
+    if let (true, Some(name)) = (spec.kinds.contains(Kind::Uts), &spec.hostname) {
+        sys.sethostname(name)?;
+    }
+    if spec.kinds.contains(Kind::Mnt) {
+        // Mounts start out shared with the host's; make them private first,
+        // or the /proc we mount next would appear on the host too.
+        sys.make_mounts_private()?;
+        if spec.kinds.contains(Kind::Pid) {
+            // The inherited /proc shows the host's PID namespace.
+            sys.mount_proc()?;
+        }
+    }
+    if spec.kinds.contains(Kind::Time) {
+        // clone() cannot create a time namespace: unshare makes one for our
+        // future children, then we step into it ourselves.
+        sys.unshare(KindSet::new().with(Kind::Time))?;
+        sys.enter_time_for_children()?;
+    }
+    Ok(())
+}
+// ANCHOR_END: setup
+
+/// What the container's first process does once it is set up.
+enum Init<'a> {
+    /// Stay alive holding the namespaces, as a minimal init.
+    Hold,
+    /// Become `argv`, optionally with output sent to a pipe.
+    Exec(&'a [String], Option<OwnedFd>),
+}
+
+/// A running container: its init process holds the namespaces open.
+#[derive(Debug)]
+pub struct Container {
+    pub pid: Pid,
+    pub spec: Spec,
+    token: Token,
+    /// Our end of the start pipe: while it is open the init stays; when
+    /// learnns goes away it reads EOF and exits.
+    _lifeline: OwnedFd,
+}
+
+/// The messages the child sends up the sync pipe.
+const READY: u8 = b'R';
+const FAILED: u8 = b'E';
+const NOT_FOUND: u8 = b'N';
+
+impl Container {
+    // ANCHOR: start
+    /// Create the namespaces with a first process that holds them open.
+    pub fn start(spec: &Spec) -> Result<Container> {
+        let (pid, token, lifeline) = spawn(spec, Init::Hold)?;
+        Ok(Container {
+            pid,
+            spec: spec.clone(),
+            token,
+            _lifeline: lifeline,
+        })
+    }
+    // ANCHOR_END: start
+
+    /// The namespaces of the container's init, as the host sees them.
+    pub fn identities(&self) -> Result<Identities> {
+        Identities::of(self.pid.as_raw())
+    }
+
+    /// A command that will run inside every namespace where the container
+    /// differs from learnns itself, like `nsenter -t PID ...`.
+    pub fn command(&self, argv: &[String]) -> Result<Command> {
+        let targets = self.targets()?;
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        sys::enter_on_spawn(&mut command, targets);
+        Ok(command)
+    }
+
+    fn differing(&self) -> Result<KindSet> {
+        Ok(Identities::of_self()?.differing(&self.identities()?))
+    }
+
+    fn targets(&self) -> Result<Vec<(Kind, OwnedFd)>> {
+        let mut targets = Vec::new();
+        for kind in self.differing()?.iter() {
+            let path = format!("/proc/{}/ns/{}", self.pid, kind.proc_name());
+            let file = File::open(&path).map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) | Some(libc::ESRCH) => Error::Setup(format!(
+                    "the container's init (PID {}) is gone; start the lesson again",
+                    self.pid
+                )),
+                _ => Error::io(format!("open {path}"), e),
+            })?;
+            targets.push((kind, OwnedFd::from(file)));
+        }
+        Ok(targets)
+    }
+
+    /// The `nsenter` line that does what [`Container::command`] does.
+    pub fn nsenter_line(&self, argv: &[String]) -> String {
+        let kinds = self.differing().unwrap_or(self.spec.kinds);
+        let mut words = vec![format!("nsenter -t {}", self.pid)];
+        if !kinds.is_empty() {
+            words.push(kinds.util_flags());
+        }
+        words.push("--".into());
+        words.push(shell_words(argv));
+        words.join(" ")
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        cleanup::undo(self.token);
+    }
+}
+
+/// Run `argv` as the first process of a new container (like `unshare
+/// --fork`) and return its exit status, or 128+signal.
+pub fn run(spec: &Spec, argv: &[String]) -> Result<i32> {
+    let (pid, token, _) = spawn(spec, Init::Exec(argv, None))?;
+    let status = wait_for(pid, token)?;
+    Ok(status)
+}
+
+/// Like [`run`], capturing what the command writes to stdout and stderr.
+pub fn run_captured(spec: &Spec, argv: &[String]) -> Result<(i32, String)> {
+    let (read_end, write_end) =
+        pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+    let (pid, token, _) = spawn(spec, Init::Exec(argv, Some(write_end)))?;
+    let mut text = String::new();
+    let read = File::from(read_end).read_to_string(&mut text);
+    let status = wait_for(pid, token)?;
+    read.map_err(|e| Error::io("read the container's output", e))?;
+    Ok((status, text))
+}
+
+fn wait_for(pid: Pid, token: Token) -> Result<i32> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                cleanup::release(token);
+                return Ok(code);
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                cleanup::release(token);
+                return Ok(128 + signal as i32);
+            }
+            Ok(_) => continue,
+            Err(Errno::EINTR) if sys::interrupted() => {
+                cleanup::undo(token);
+                return Err(Error::Interrupted);
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("waitpid", e)),
+        }
+    }
+}
+
+// ANCHOR: spawn
+/// Clone the first process into new namespaces and bring it up in lockstep:
+/// the parent writes what only the host side can (user ID maps), then lets
+/// the child set itself up; the child reports back before going on.
+fn spawn(spec: &Spec, init: Init) -> Result<(Pid, Token, OwnedFd)> {
+    let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+    let (go_read, go_write) = pipe2(cloexec).map_err(|e| Error::sys("pipe", e))?;
+    let (report_read, report_write) = pipe2(cloexec).map_err(|e| Error::sys("pipe", e))?;
+    let go_write_raw = go_write.as_raw_fd();
+    let holds = matches!(init, Init::Hold);
+
+    let mut init = Some(init);
+    let child = sys::clone_into(spec.kinds, || {
+        // Only the parent may hold the write end, so that its death reads as EOF.
+        let _ = nix::unistd::close(go_write_raw);
+        let outcome = child_main(spec, init.take(), &go_read, &report_write);
+        let (tag, message, code) = match outcome {
+            Err(Error::CommandNotFound { program }) => (NOT_FOUND, program, 127),
+            Err(e) => (FAILED, e.to_string(), 1),
+            Ok(never) => match never {},
+        };
+        send(&report_write, &[tag]);
+        send(&report_write, message.as_bytes());
+        sys::exit_now(code)
+    })?;
+    drop(report_write);
+    drop(go_read);
+    let start = cleanup::process_start(child.as_raw()).unwrap_or(0);
+    let token = cleanup::register(Undo::Process {
+        pid: child.as_raw(),
+        start,
+    });
+
+    let result = (|| {
+        if spec.kinds.contains(Kind::User) {
+            write_id_maps(child)?;
+        }
+        nix::unistd::write(&go_write, &[READY])
+            .map_err(|e| Error::sys("start the container", e))?;
+        read_report(File::from(report_read), holds)
+    })();
+    if let Err(e) = result {
+        cleanup::undo(token);
+        return Err(e);
+    }
+    Ok((child, token, go_write))
+}
+// ANCHOR_END: spawn
+
+/// Read the child's report: READY, then (for a command) EOF when exec worked.
+fn read_report(mut report: File, holds: bool) -> Result<()> {
+    let mut first = [0u8; 1];
+    read_full(&mut report, &mut first)?;
+    let mut rest = Vec::new();
+    if first[0] == READY {
+        if holds {
+            return Ok(());
+        }
+        let mut tag = [0u8; 1];
+        if read_full(&mut report, &mut tag).is_err() {
+            return Ok(()); // EOF: exec succeeded and closed the pipe.
+        }
+        first = tag;
+    }
+    let _ = report.read_to_end(&mut rest);
+    let message = String::from_utf8_lossy(&rest).into_owned();
+    match first[0] {
+        NOT_FOUND => Err(Error::CommandNotFound { program: message }),
+        _ => Err(Error::Setup(message)),
+    }
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> Result<()> {
+    loop {
+        match file.read(buf) {
+            Ok(0) => return Err(Error::Setup("the container's first process died".into())),
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if sys::interrupted() {
+                    return Err(Error::Interrupted);
+                }
+            }
+            Err(e) => return Err(Error::io("read from the container", e)),
+        }
+    }
+}
+
+// ANCHOR: idmap
+/// Map root inside the new user namespace to the user who ran learnns, as
+/// `unshare --map-root-user` does. Only a process outside the namespace can
+/// write these files, and only once.
+fn write_id_maps(child: Pid) -> Result<()> {
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
+    let base = format!("/proc/{child}");
+    let write = |file: &str, text: String| {
+        std::fs::write(format!("{base}/{file}"), text)
+            .map_err(|e| Error::io(format!("write {base}/{file}"), e))
+    };
+    if !uid.is_root() {
+        // An unprivileged writer must give up setgroups before mapping groups.
+        write("setgroups", "deny".into())?;
+    }
+    write("uid_map", format!("0 {uid} 1\n"))?;
+    write("gid_map", format!("0 {gid} 1\n"))
+}
+// ANCHOR_END: idmap
+
+/// The body of the container's first process. Never returns on success.
+fn child_main(
+    spec: &Spec,
+    init: Option<Init>,
+    go: &OwnedFd,
+    report: &OwnedFd,
+) -> Result<std::convert::Infallible> {
+    // If learnns dies, so does the container: nothing is left running.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| Error::sys("prctl", e))?;
+    let mut byte = [0u8; 1];
+    if nix::unistd::read(go.as_fd(), &mut byte) != Ok(1) {
+        sys::exit_now(1); // learnns went away before we started.
+    }
+    setup_inside(&mut sys::Kernel, spec)?;
+    match init {
+        Some(Init::Hold) | None => {
+            let _ = nix::sys::prctl::set_name(c"learnns-init");
+            // Its own session, and no share in learnns's terminal or pipes:
+            // Ctrl-C is for learnns, and whoever reads learnns's output sees
+            // EOF when learnns ends, not when the init does.
+            let _ = nix::unistd::setsid();
+            if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+                let _ = nix::unistd::dup2_stdin(&null);
+                let _ = nix::unistd::dup2_stdout(&null);
+                let _ = nix::unistd::dup2_stderr(&null);
+            }
+            send(report, &[READY]);
+            hold(go)
+        }
+        Some(Init::Exec(argv, output)) => {
+            if let Some(fd) = output {
+                nix::unistd::dup2_stdout(&fd).map_err(|e| Error::sys("dup2", e))?;
+                nix::unistd::dup2_stderr(&fd).map_err(|e| Error::sys("dup2", e))?;
+            }
+            send(report, &[READY]);
+            let err = sys::exec(argv);
+            if err == Errno::ENOENT {
+                return Err(Error::CommandNotFound {
+                    program: argv[0].clone(),
+                });
+            }
+            Err(Error::sys(format!("exec {}", argv[0]), err))
+        }
+    }
+}
+
+/// Write to the sync pipe from the child; a failure means the parent is gone,
+/// which PR_SET_PDEATHSIG handles.
+fn send(fd: &OwnedFd, bytes: &[u8]) {
+    let _ = nix::unistd::write(fd, bytes);
+}
+
+/// The container's init: reap orphans that end up with us, until learnns
+/// stops us (SIGKILL) or goes away.
+fn hold(go: &OwnedFd) -> ! {
+    loop {
+        let mut fds = [PollFd::new(go.as_fd(), PollFlags::POLLIN)];
+        let timeout =
+            PollTimeout::try_from(Duration::from_millis(500)).unwrap_or(PollTimeout::NONE);
+        if poll(&mut fds, timeout).is_ok_and(|n| n > 0) {
+            sys::exit_now(0); // learnns closed its end: it is gone.
+        }
+        while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
+    }
+}
+
+/// Quote words the way a learner would type them into a shell.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Send SIGKILL to a process, ignoring one that is already gone.
+pub fn kill_process(pid: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{Call, Recorder};
+
+    fn calls(spec: &Spec) -> Vec<Call> {
+        let mut fake = Recorder::default();
+        setup_inside(&mut fake, spec).unwrap();
+        fake.calls
+    }
+
+    #[test]
+    fn uts_sets_the_hostname_only_when_asked() {
+        let uts = KindSet::new().with(Kind::Uts);
+        assert_eq!(calls(&Spec::new(uts)), vec![]);
+        assert_eq!(
+            calls(&Spec::new(uts).hostname("box")),
+            vec![Call::Sethostname("box".into())]
+        );
+        // A hostname without a UTS namespace would rename the host: never.
+        assert_eq!(calls(&Spec::new(KindSet::new()).hostname("box")), vec![]);
+    }
+
+    #[test]
+    fn mounts_are_made_private_before_proc_is_mounted() {
+        let kinds = KindSet::new().with(Kind::Mnt).with(Kind::Pid);
+        assert_eq!(
+            calls(&Spec::new(kinds)),
+            vec![Call::MakeMountsPrivate, Call::MountProc]
+        );
+        // Without a PID namespace the host's /proc is still right.
+        assert_eq!(
+            calls(&Spec::new(KindSet::new().with(Kind::Mnt))),
+            vec![Call::MakeMountsPrivate]
+        );
+        // Without a mount namespace, mounting /proc would change the host.
+        assert_eq!(calls(&Spec::new(KindSet::new().with(Kind::Pid))), vec![]);
+    }
+
+    #[test]
+    fn time_namespace_is_made_then_entered() {
+        let kinds = KindSet::new().with(Kind::Time);
+        assert_eq!(
+            calls(&Spec::new(kinds)),
+            vec![Call::Unshare(kinds), Call::EnterTimeForChildren]
+        );
+    }
+
+    #[test]
+    fn unshare_line_matches_what_a_learner_would_type() {
+        let spec = Spec::new(KindSet::ALL);
+        let argv = vec!["sh".to_string(), "-c".into(), "echo $$".into()];
+        assert_eq!(
+            spec.unshare_line(&argv),
+            "unshare --user --mount --pid --net --ipc --uts --cgroup --time \
+             --map-root-user --fork --mount-proc sh -c 'echo $$'"
+        );
+    }
+
+    #[test]
+    fn shell_words_quotes_only_when_needed() {
+        let argv: Vec<String> = ["ls", "-l", "/proc/self/ns", "it's", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(shell_words(&argv), r"ls -l /proc/self/ns 'it'\''s' ''");
+    }
+}

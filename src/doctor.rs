@@ -1,0 +1,394 @@
+//! `learnns doctor`: can this machine run every lesson, and if not, what
+//! would fix it. Facts about the machine are gathered once into [`Machine`];
+//! the verdicts are pure functions of it, so they are tested without a machine.
+
+use std::path::{Path, PathBuf};
+
+use colored::Colorize;
+
+use crate::lessons::{LESSONS, Lesson};
+use crate::ns::{Kind, KindSet, ORDER};
+
+/// Whether an unprivileged user may create user namespaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Userns {
+    Allowed,
+    Blocked { why: String, fix: String },
+}
+
+/// How the cgroup file system is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// One unified v2 tree at /sys/fs/cgroup (most current distributions).
+    V2,
+    /// v1 controllers, and a v2 tree at /sys/fs/cgroup/unified.
+    Hybrid,
+    /// v1 controllers only.
+    V1,
+    Missing,
+}
+
+/// What learnns needs to know about the machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub root: bool,
+    pub userns: Userns,
+    pub kinds: KindSet,
+    pub cgroup: CgroupMode,
+    /// Controllers that can limit processes and memory, and where.
+    pub limits: Option<String>,
+    pub ip: Option<PathBuf>,
+    pub seccomp: bool,
+}
+
+impl Machine {
+    /// Look at this machine.
+    pub fn inspect() -> Machine {
+        let kinds = ORDER
+            .into_iter()
+            .filter(|k| Path::new(&format!("/proc/self/ns/{}", k.proc_name())).exists())
+            .collect();
+        let cgroup = cgroup_mode();
+        Machine {
+            root: nix::unistd::geteuid().is_root(),
+            userns: userns(),
+            kinds,
+            cgroup,
+            limits: limits(cgroup),
+            ip: find_in_path("ip"),
+            seccomp: std::fs::read_to_string("/proc/self/status")
+                .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:"))),
+        }
+    }
+}
+
+fn sysctl(path: &str) -> Option<i64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn userns() -> Userns {
+    if sysctl("/proc/sys/user/max_user_namespaces") == Some(0) {
+        return Userns::Blocked {
+            why: "user.max_user_namespaces is 0".into(),
+            fix: "sudo sysctl -w user.max_user_namespaces=15000".into(),
+        };
+    }
+    if sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+        return Userns::Blocked {
+            why: "kernel.unprivileged_userns_clone is 0 (a Debian/Ubuntu patch)".into(),
+            fix: "sudo sysctl -w kernel.unprivileged_userns_clone=1".into(),
+        };
+    }
+    if sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+        return Userns::Blocked {
+            why: "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later)".into(),
+            fix: "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run as root"
+                .into(),
+        };
+    }
+    Userns::Allowed
+}
+
+fn fs_type(path: &str) -> Option<nix::sys::statfs::FsType> {
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type())
+}
+
+fn cgroup_mode() -> CgroupMode {
+    use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
+    match fs_type("/sys/fs/cgroup") {
+        Some(t) if t == CGROUP2_SUPER_MAGIC => CgroupMode::V2,
+        Some(t) if t == TMPFS_MAGIC => {
+            if fs_type("/sys/fs/cgroup/unified") == Some(CGROUP2_SUPER_MAGIC) {
+                CgroupMode::Hybrid
+            } else {
+                CgroupMode::V1
+            }
+        }
+        _ => CgroupMode::Missing,
+    }
+}
+
+/// Where pids and memory limits can be set, if anywhere.
+fn limits(mode: CgroupMode) -> Option<String> {
+    let v2 = |root: &str| {
+        let controllers = std::fs::read_to_string(format!("{root}/cgroup.controllers")).ok()?;
+        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+        (has("pids") && has("memory")).then(|| format!("v2 at {root}"))
+    };
+    let v1 = || {
+        let has = |c: &str| Path::new(&format!("/sys/fs/cgroup/{c}/tasks")).exists();
+        (has("pids") && has("memory")).then(|| "v1 pids and memory controllers".to_string())
+    };
+    match mode {
+        CgroupMode::V2 => v2("/sys/fs/cgroup"),
+        CgroupMode::Hybrid => v2("/sys/fs/cgroup/unified").or_else(v1),
+        CgroupMode::V1 => v1(),
+        CgroupMode::Missing => None,
+    }
+}
+
+/// The first executable called `name` on PATH.
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Can a lesson run here?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ready,
+    /// Runs for an unprivileged user when a user namespace is added.
+    Rootless(String),
+    /// Not built yet; says whether this machine will be ready for it.
+    Coming(Vec<String>),
+    Blocked(Vec<String>),
+}
+
+/// What stands between this machine and a lesson, each with its fix.
+pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
+    let mut problems = Vec::new();
+    let unsupported: KindSet = lesson
+        .default_kinds()
+        .iter()
+        .filter(|k| !machine.kinds.contains(*k))
+        .collect();
+    if !unsupported.is_empty() {
+        problems.push(format!(
+            "the kernel has no {unsupported} namespace; fix: a newer kernel (time needs 5.6+) built with CONFIG_{{USER,PID,NET,IPC,UTS,CGROUP,TIME}}_NS"
+        ));
+    }
+    match lesson.name {
+        "net" if machine.ip.is_none() => {
+            problems.push("`ip` is not installed; fix: sudo apt-get install iproute2 (or your distribution's iproute2)".into())
+        }
+        "cgroup" if machine.limits.is_none() => problems.push(
+            "no cgroup pids and memory controllers; fix: enable them (cgroup v2: echo '+pids +memory' > /sys/fs/cgroup/cgroup.subtree_control)".into(),
+        ),
+        "security" if !machine.seccomp => {
+            problems.push("the kernel has no seccomp; fix: a kernel built with CONFIG_SECCOMP_FILTER".into())
+        }
+        _ => {}
+    }
+    problems
+}
+
+// ANCHOR: verdict
+pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
+    let mut problems = missing(lesson, machine);
+    if !lesson.is_available() {
+        return Verdict::Coming(problems);
+    }
+    let needs_namespaces = !lesson.default_kinds().is_empty();
+    if needs_namespaces && !machine.root {
+        match &machine.userns {
+            Userns::Allowed if problems.is_empty() => {
+                let flags = lesson.default_kinds().with(Kind::User).util_flags();
+                return Verdict::Rootless(format!(
+                    "without root: learnns lesson {} {flags}",
+                    lesson.number
+                ));
+            }
+            Userns::Allowed => {}
+            Userns::Blocked { why, fix } => problems.push(format!(
+                "not root, and {why}; fix: sudo learnns lesson {}, or {fix}",
+                lesson.number
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Verdict::Ready
+    } else {
+        Verdict::Blocked(problems)
+    }
+}
+// ANCHOR_END: verdict
+
+fn mark(ok: bool) -> colored::ColoredString {
+    if ok {
+        "✓".green().bold()
+    } else {
+        "✗".red().bold()
+    }
+}
+
+/// Print the report; true when every lesson that is built can run here.
+pub fn report(machine: &Machine) -> bool {
+    println!(
+        "{}",
+        "learnns doctor: can this machine run every lesson?".bold()
+    );
+    println!("\n  {}", "machine".bold());
+    println!(
+        "    {} {}",
+        mark(machine.root),
+        if machine.root {
+            "running as root"
+        } else {
+            "not root (lessons need root, or a user namespace)"
+        }
+    );
+    match &machine.userns {
+        Userns::Allowed => println!(
+            "    {} unprivileged user namespaces are allowed (rootless works)",
+            mark(true)
+        ),
+        Userns::Blocked { why, fix } => println!(
+            "    {} rootless blocked: {why}\n        fix: {fix}",
+            mark(false)
+        ),
+    }
+    let lacking: KindSet = ORDER
+        .into_iter()
+        .filter(|k| !machine.kinds.contains(*k))
+        .collect();
+    println!(
+        "    {} namespace kinds in this kernel: {}",
+        mark(lacking.is_empty()),
+        machine.kinds
+    );
+    let mode = match machine.cgroup {
+        CgroupMode::V2 => "cgroup v2 (unified)",
+        CgroupMode::Hybrid => "hybrid: cgroup v1 controllers, v2 at /sys/fs/cgroup/unified",
+        CgroupMode::V1 => "cgroup v1",
+        CgroupMode::Missing => "no cgroup file system at /sys/fs/cgroup",
+    };
+    println!("    {} {mode}", mark(machine.cgroup != CgroupMode::Missing));
+    match &machine.limits {
+        Some(place) => println!("    {} process and memory limits: {place}", mark(true)),
+        None => println!(
+            "    {} no pids and memory controllers to limit with",
+            mark(false)
+        ),
+    }
+    match &machine.ip {
+        Some(path) => println!("    {} ip: {}", mark(true), path.display()),
+        None => println!("    {} `ip` not found; fix: install iproute2", mark(false)),
+    }
+    println!("    {} seccomp filters", mark(machine.seccomp));
+
+    println!("\n  {}", "lessons".bold());
+    let mut all_ok = true;
+    for lesson in &LESSONS {
+        let label = format!("{} {:<9}", lesson.number, lesson.name);
+        match verdict(lesson, machine) {
+            Verdict::Ready => println!("    {} {label} ready", mark(true)),
+            Verdict::Rootless(how) => println!("    {} {label} ready rootless: {how}", mark(true)),
+            Verdict::Coming(problems) if problems.is_empty() => {
+                println!(
+                    "    {} {label} coming (not built yet); this machine is ready for it",
+                    "·".dimmed()
+                )
+            }
+            Verdict::Coming(problems) => {
+                println!(
+                    "    {} {label} coming (not built yet); it will need:",
+                    "·".dimmed()
+                );
+                for p in problems {
+                    println!("        {p}");
+                }
+            }
+            Verdict::Blocked(problems) => {
+                all_ok = false;
+                println!("    {} {label} cannot run here:", mark(false));
+                for p in problems {
+                    println!("        {p}");
+                }
+            }
+        }
+    }
+    all_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine {
+            root: true,
+            userns: Userns::Allowed,
+            kinds: KindSet::ALL,
+            cgroup: CgroupMode::V2,
+            limits: Some("v2 at /sys/fs/cgroup".into()),
+            ip: Some("/usr/sbin/ip".into()),
+            seccomp: true,
+        }
+    }
+
+    #[test]
+    fn root_with_everything_runs_every_built_lesson() {
+        let m = machine();
+        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+            assert_eq!(verdict(lesson, &m), Verdict::Ready, "{}", lesson.name);
+        }
+    }
+
+    #[test]
+    fn without_root_a_user_namespace_is_the_way() {
+        let m = Machine {
+            root: false,
+            ..machine()
+        };
+        assert_eq!(verdict(&LESSONS[0], &m), Verdict::Ready);
+        assert_eq!(
+            verdict(&LESSONS[3], &m),
+            Verdict::Rootless("without root: learnns lesson 3 --user --pid --ipc --uts".into())
+        );
+    }
+
+    #[test]
+    fn apparmor_restriction_is_named_with_its_fix() {
+        let m = Machine {
+            root: false,
+            userns: Userns::Blocked {
+                why: "AppArmor restricts".into(),
+                fix: "sysctl".into(),
+            },
+            ..machine()
+        };
+        let Verdict::Blocked(problems) = verdict(&LESSONS[1], &m) else {
+            panic!()
+        };
+        assert!(
+            problems[0].contains("AppArmor restricts")
+                && problems[0].contains("sudo learnns lesson 1")
+        );
+    }
+
+    #[test]
+    fn old_kernels_and_missing_tools_are_reported() {
+        let m = Machine {
+            kinds: KindSet::ALL.iter().filter(|k| *k != Kind::Time).collect(),
+            ip: None,
+            limits: None,
+            ..machine()
+        };
+        let Verdict::Coming(p) = verdict(&LESSONS[8], &m) else {
+            panic!()
+        };
+        assert!(p.iter().any(|s| s.contains("no time namespace")));
+        let Verdict::Coming(p) = verdict(&LESSONS[5], &m) else {
+            panic!()
+        };
+        assert!(p.iter().any(|s| s.contains("iproute2")));
+        let Verdict::Coming(p) = verdict(&LESSONS[7], &m) else {
+            panic!()
+        };
+        assert!(p.iter().any(|s| s.contains("pids and memory")));
+    }
+
+    #[test]
+    fn this_machine_can_be_inspected() {
+        let m = Machine::inspect();
+        assert!(m.kinds.contains(Kind::Uts));
+    }
+}

@@ -1,0 +1,57 @@
+//! Lesson 0: namespace links, identity, the eight kinds, and an ordinary
+//! process that shares all of them.
+
+use colored::Colorize;
+
+use super::Session;
+use crate::error::Result;
+use crate::ns::ORDER;
+
+// ANCHOR: steps
+pub fn steps(s: &mut Session) -> Result<()> {
+    s.say("opening");
+    s.pause()?;
+
+    s.heading("Namespace links in /proc");
+    s.say("links");
+    let links = s.host(&["ls", "-l", "/proc/self/ns"])?;
+    s.check(
+        ORDER.iter().all(|k| links.text.contains(&format!("{k}:["))),
+        "one link per kind, each reading `kind:[number]`",
+        "some kinds are missing: this kernel may lack them (see `learnns doctor`)",
+    );
+
+    s.heading("What makes two namespaces the same");
+    s.say("identity");
+    s.host(&[
+        "stat",
+        "-L",
+        "-c",
+        "%n  device %d  inode %i",
+        "/proc/self/ns/uts",
+        "/proc/self/ns/net",
+    ])?;
+    s.pause()?;
+
+    s.heading("The eight kinds");
+    s.say("kinds");
+    for kind in ORDER {
+        println!(
+            "    {:<7} {:<16} {}",
+            kind.proc_name().bold(),
+            kind.clone_flag_name(),
+            kind.isolates()
+        );
+    }
+    s.say("lsns");
+    s.host(&["lsns", "--type", "uts"])?;
+    s.pause()?;
+
+    s.heading("An ordinary process");
+    s.say("ordinary");
+    s.start_container()?;
+    s.inode_table()?;
+    s.say("check");
+    s.pause()
+}
+// ANCHOR_END: steps

@@ -1,0 +1,492 @@
+//! The course: one table of lessons, in order, and the runner that walks a
+//! learner through a lesson's steps.
+
+mod intro;
+mod ipc;
+mod pid;
+mod uts;
+
+use colored::Colorize;
+
+use crate::container::{Container, Spec, shell_words};
+use crate::error::{Error, Result};
+use crate::ns::{Identities, Kind, KindSet};
+use crate::observe::{self, Capture};
+use crate::prose;
+use crate::sys;
+use crate::ui::{self, Choice};
+
+/// The steps of a lesson, run against a session.
+pub type Steps = fn(&mut Session) -> Result<()>;
+
+/// One lesson of the course.
+pub struct Lesson {
+    pub number: u8,
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The namespace kind this lesson adds to the growing container.
+    pub adds: Option<Kind>,
+    /// The lesson's prose (`lessons/<name>.md`), empty while it is coming.
+    pub prose: &'static str,
+    /// None while the lesson is not built yet.
+    pub steps: Option<Steps>,
+}
+
+// ANCHOR: lessons
+/// The syllabus. Its order is the course's order, the book's and the quiz's.
+pub const LESSONS: [Lesson; 10] = [
+    Lesson {
+        number: 0,
+        name: "intro",
+        title: "What a namespace is, and how to see one",
+        adds: None,
+        prose: include_str!("../../lessons/intro.md"),
+        steps: Some(intro::steps),
+    },
+    Lesson {
+        number: 1,
+        name: "uts",
+        title: "A hostname of its own",
+        adds: Some(Kind::Uts),
+        prose: include_str!("../../lessons/uts.md"),
+        steps: Some(uts::steps),
+    },
+    Lesson {
+        number: 2,
+        name: "ipc",
+        title: "Private message queues and shared memory",
+        adds: Some(Kind::Ipc),
+        prose: include_str!("../../lessons/ipc.md"),
+        steps: Some(ipc::steps),
+    },
+    Lesson {
+        number: 3,
+        name: "pid",
+        title: "Becoming PID 1",
+        adds: Some(Kind::Pid),
+        prose: include_str!("../../lessons/pid.md"),
+        steps: Some(pid::steps),
+    },
+    Lesson {
+        number: 4,
+        name: "mnt",
+        title: "A root filesystem of its own",
+        adds: Some(Kind::Mnt),
+        prose: "",
+        steps: None,
+    },
+    Lesson {
+        number: 5,
+        name: "net",
+        title: "A network of its own",
+        adds: Some(Kind::Net),
+        prose: "",
+        steps: None,
+    },
+    Lesson {
+        number: 6,
+        name: "user",
+        title: "Root inside, nobody outside",
+        adds: Some(Kind::User),
+        prose: "",
+        steps: None,
+    },
+    Lesson {
+        number: 7,
+        name: "cgroup",
+        title: "Limits, and a clean view of them",
+        adds: Some(Kind::Cgroup),
+        prose: "",
+        steps: None,
+    },
+    Lesson {
+        number: 8,
+        name: "time",
+        title: "A clock that started later",
+        adds: Some(Kind::Time),
+        prose: "",
+        steps: None,
+    },
+    Lesson {
+        number: 9,
+        name: "security",
+        title: "Namespaces are not security",
+        adds: None,
+        prose: "",
+        steps: None,
+    },
+];
+// ANCHOR_END: lessons
+
+impl Lesson {
+    pub fn is_available(&self) -> bool {
+        self.steps.is_some()
+    }
+
+    /// The container of lesson N holds the kinds of lessons 1..=N.
+    pub fn default_kinds(&self) -> KindSet {
+        upto(self.number)
+    }
+
+    /// A section of this lesson's prose; an empty string if missing (the
+    /// content check in the tests makes sure none is).
+    pub fn section(&self, name: &str) -> String {
+        prose::section(self.prose, name).unwrap_or_default()
+    }
+}
+
+/// The kinds added by lessons 0..=n: the growing container.
+pub fn upto(n: u8) -> KindSet {
+    LESSONS
+        .iter()
+        .filter(|l| l.number <= n)
+        .filter_map(|l| l.adds)
+        .collect()
+}
+
+/// Find a lesson by number (`3`) or name (`pid`).
+pub fn find(selector: &str) -> Result<&'static Lesson> {
+    let wanted = selector.trim().to_ascii_lowercase();
+    LESSONS
+        .iter()
+        .find(|l| l.name == wanted || l.number.to_string() == wanted)
+        .ok_or_else(|| {
+            let names: Vec<_> = LESSONS
+                .iter()
+                .map(|l| format!("{} {}", l.number, l.name))
+                .collect();
+            Error::Usage(format!(
+                "there is no lesson `{selector}`.\n  fix: pick one of: {}",
+                names.join(", ")
+            ))
+        })
+}
+
+/// How a lesson is run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Replace the lesson's default kinds.
+    pub kinds: Option<KindSet>,
+    /// Never wait at a pause.
+    pub no_pause: bool,
+    /// Open a shell inside the container at the end.
+    pub shell: bool,
+}
+
+/// Run one lesson from start to end. Whatever happens, the container and
+/// everything registered for clean-up is gone when this returns.
+pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
+    let Some(steps) = lesson.steps else {
+        let ready: Vec<_> = LESSONS
+            .iter()
+            .filter(|l| l.is_available())
+            .map(|l| l.number.to_string())
+            .collect();
+        return Err(Error::Usage(format!(
+            "lesson {} ({}) is coming but not built yet.\n  fix: run one of the lessons that are ready: {}",
+            lesson.number,
+            lesson.name,
+            ready.join(", ")
+        )));
+    };
+    if options.shell && !ui::interactive() {
+        return Err(Error::NeedsTerminal(
+            "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal, or drop --shell".into(),
+        ));
+    }
+    let kinds = options.kinds.unwrap_or_else(|| lesson.default_kinds());
+    let mut session = Session {
+        lesson,
+        spec: Spec::new(kinds).hostname(CONTAINER_HOSTNAME),
+        container: None,
+        waits: !options.no_pause && ui::interactive(),
+    };
+    println!(
+        "{}",
+        format!(
+            "Lesson {} · {} · {}",
+            lesson.number, lesson.name, lesson.title
+        )
+        .bold()
+    );
+    if options.kinds.is_some() {
+        println!(
+            "  (your kinds replace this lesson's usual ones: {} instead of {})",
+            kinds,
+            lesson.default_kinds()
+        );
+    }
+    let outcome = steps(&mut session).and_then(|()| {
+        if options.shell {
+            session.shell()?;
+        }
+        Ok(())
+    });
+    drop(session.container.take());
+    match outcome {
+        Err(Error::Quit) => {
+            println!("Stopped. The container is gone and the host is as it was.");
+            Ok(())
+        }
+        Ok(()) => {
+            println!(
+                "\n{} The container is gone and the host is as it was.",
+                format!("Lesson {} done.", lesson.number).bold()
+            );
+            if let Some(next) = LESSONS.get(lesson.number as usize + 1) {
+                println!("  next: learnns lesson {}   ({})", next.number, next.title);
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The hostname lessons give their container.
+pub const CONTAINER_HOSTNAME: &str = "container";
+
+/// One lesson being run: its container and how to talk to the learner.
+pub struct Session {
+    pub lesson: &'static Lesson,
+    pub spec: Spec,
+    container: Option<Container>,
+    waits: bool,
+}
+
+impl Session {
+    /// Print a section of the lesson's prose.
+    pub fn say(&self, section: &str) {
+        print!("{}", prose::render(&self.lesson.section(section)));
+    }
+
+    pub fn heading(&self, text: &str) {
+        ui::heading(text);
+    }
+
+    /// Does the container have its own namespace of this kind?
+    pub fn has(&self, kind: Kind) -> bool {
+        self.spec.kinds.contains(kind)
+    }
+
+    /// Start the lesson's container, showing how it is made.
+    pub fn start_container(&mut self) -> Result<&Container> {
+        ui::check_interrupt()?;
+        let shown = self.spec.unshare_line(&["sleep".into(), "infinity".into()]);
+        println!("  learnns starts the container's first process, as this would:");
+        ui::command_line("#", &shown);
+        let container = Container::start(&self.spec)?;
+        println!(
+            "  container init: PID {} on the host, in new namespaces: {}",
+            container.pid, self.spec.kinds
+        );
+        Ok(self.container.insert(container))
+    }
+
+    pub fn container(&self) -> Result<&Container> {
+        self.container
+            .as_ref()
+            .ok_or_else(|| Error::Setup("the lesson has no container yet".into()))
+    }
+
+    /// Run one command on the host, shown as the learner would type it.
+    pub fn host(&self, argv: &[&str]) -> Result<Capture> {
+        ui::check_interrupt()?;
+        let argv = words(argv);
+        ui::command_line("$", &shell_words(&argv));
+        let out = observe::capture(observe::host_command(&argv));
+        for line in out.text.lines() {
+            println!("    {line}");
+        }
+        Ok(out)
+    }
+
+    /// Run one command inside the container, shown as its `nsenter` line.
+    pub fn inside(&self, argv: &[&str]) -> Result<Capture> {
+        ui::check_interrupt()?;
+        let argv = words(argv);
+        let container = self.container()?;
+        ui::command_line("#", &container.nsenter_line(&argv));
+        let out = observe::capture(container.command(&argv)?);
+        for line in out.text.lines() {
+            println!("    {line}");
+        }
+        Ok(out)
+    }
+
+    // ANCHOR: observe
+    /// Run the same command outside and inside and show both side by side.
+    pub fn observe(&self, argv: &[&str]) -> Result<(Capture, Capture)> {
+        ui::check_interrupt()?;
+        let argv = words(argv);
+        let container = self.container()?;
+        ui::command_line("outside $", &shell_words(&argv));
+        ui::command_line(" inside #", &container.nsenter_line(&argv));
+        let outside = observe::capture(observe::host_command(&argv));
+        let inside = observe::capture(container.command(&argv)?);
+        observe::print_pair(&outside, &inside)?;
+        Ok((outside, inside))
+    }
+    // ANCHOR_END: observe
+
+    /// Show the namespace links of learnns and of the container's init.
+    pub fn inode_table(&self) -> Result<()> {
+        ui::check_interrupt()?;
+        let container = self.container()?;
+        ui::command_line(
+            "$",
+            &format!(
+                "readlink /proc/{}/ns/* /proc/{}/ns/*",
+                std::process::id(),
+                container.pid
+            ),
+        );
+        let outside = Identities::of_self()?;
+        let inside = container.identities()?;
+        print!("{}", observe::inode_table(&outside, &inside));
+        Ok(())
+    }
+
+    /// Tell the learner whether what the lesson promised really happened.
+    /// Never hidden: a lesson that cannot show its point says so.
+    pub fn check(&self, held: bool, claim: &str, otherwise: &str) {
+        if held {
+            println!("  {} {claim}", "✓".green().bold());
+        } else {
+            println!(
+                "  {} expected: {claim}\n    but: {otherwise}",
+                "✗".red().bold()
+            );
+        }
+    }
+
+    /// A note that a step was left out, and why.
+    pub fn skip(&self, why: &str) {
+        println!("  {} {why}", "–".yellow().bold());
+    }
+
+    /// Wait for the learner between steps, unless told not to.
+    pub fn pause(&self) -> Result<()> {
+        ui::check_interrupt()?;
+        if !self.waits {
+            return Ok(());
+        }
+        loop {
+            match ui::ask_pause()? {
+                Choice::Continue => return Ok(()),
+                Choice::Quit => return Err(Error::Quit),
+                Choice::Shell => self.shell()?,
+            }
+        }
+    }
+
+    // ANCHOR: shell
+    /// An interactive shell inside the container as it is at this step.
+    pub fn shell(&self) -> Result<()> {
+        let Some(container) = &self.container else {
+            println!("  (no container at this step yet)");
+            return Ok(());
+        };
+        let shell = if std::path::Path::new("/bin/bash").exists() {
+            vec!["bash".to_string(), "--norc".into(), "--noprofile".into()]
+        } else {
+            vec!["sh".to_string()]
+        };
+        println!(
+            "  A shell inside the container ({}). Type `exit` to come back.",
+            self.spec.kinds
+        );
+        ui::command_line("#", &container.nsenter_line(&shell));
+        let mut command = container.command(&shell)?;
+        let prompt = format!("[learnns lesson {} · inside] \\w # ", self.lesson.number);
+        command.env("PS1", prompt).env("LEARNNS_INSIDE", "1");
+        let status = command.status();
+        // A Ctrl-C typed in the shell was for the shell, not for learnns.
+        sys::forget_interrupt();
+        status.map_err(|e| Error::io("start a shell inside the container", e))?;
+        Ok(())
+    }
+    // ANCHOR_END: shell
+}
+
+fn words(argv: &[&str]) -> Vec<String> {
+    argv.iter().map(|s| s.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_follow_table_order() {
+        for (i, lesson) in LESSONS.iter().enumerate() {
+            assert_eq!(lesson.number as usize, i);
+        }
+    }
+
+    #[test]
+    fn the_container_grows_one_kind_per_lesson() {
+        assert!(upto(0).is_empty());
+        assert_eq!(upto(1).to_string(), "uts");
+        assert_eq!(upto(3).to_string(), "pid ipc uts");
+        assert_eq!(upto(9), KindSet::ALL);
+        assert_eq!(LESSONS[3].default_kinds(), upto(3));
+    }
+
+    #[test]
+    fn lessons_are_found_by_number_or_name() {
+        assert_eq!(find("3").unwrap().name, "pid");
+        assert_eq!(find("PID").unwrap().number, 3);
+        assert!(matches!(find("10"), Err(Error::Usage(_))));
+        assert!(matches!(find("docker"), Err(Error::Usage(_))));
+    }
+
+    #[test]
+    fn every_section_a_lesson_uses_exists_and_every_section_is_used() {
+        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+            let names = prose::section_names(lesson.prose);
+            assert!(!names.is_empty(), "{} has no sections", lesson.name);
+            for name in &names {
+                let text = prose::section(lesson.prose, name).unwrap();
+                assert!(!text.trim().is_empty(), "{}:{name} is empty", lesson.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_section_the_steps_say_is_in_the_prose() {
+        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+            let path = format!(
+                "{}/src/lessons/{}.rs",
+                env!("CARGO_MANIFEST_DIR"),
+                lesson.name
+            );
+            let code = std::fs::read_to_string(&path).unwrap();
+            let used: Vec<&str> = code
+                .split("say(\"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .collect();
+            assert!(!used.is_empty(), "{} says nothing", lesson.name);
+            for name in used {
+                assert!(
+                    prose::section(lesson.prose, name).is_some(),
+                    "{} says `{name}`, which lessons/{}.md does not define",
+                    lesson.name,
+                    lesson.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn coming_lessons_have_no_prose_yet_and_ready_ones_do() {
+        for lesson in &LESSONS {
+            assert_eq!(
+                lesson.is_available(),
+                !lesson.prose.is_empty(),
+                "{}",
+                lesson.name
+            );
+        }
+    }
+}

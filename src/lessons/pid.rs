@@ -1,0 +1,201 @@
+//! Lesson 3: the PID namespace. The first process is PID 1; the host sees it
+//! under another number; `ps` still shows the host's processes because /proc
+//! is the host's; and when PID 1 dies, the namespace dies with it.
+
+use std::time::{Duration, Instant};
+
+use super::Session;
+use crate::container::{self, Container, shell_words};
+use crate::error::{Error, Result};
+use crate::ns::{Identities, Kind};
+use crate::observe::{self, Capture};
+use crate::ui;
+
+/// The processes whose PID namespace is the one `pid` is in, as host PIDs.
+fn members(pid: i32) -> Result<Vec<i32>> {
+    let target = Identities::of(pid)?.get(Kind::Pid);
+    let all = procfs::process::all_processes()
+        .map_err(|e| Error::from_proc(pid, e))?
+        .flatten()
+        .map(|p| p.pid)
+        .filter(|p| Identities::of(*p).is_ok_and(|ids| ids.get(Kind::Pid) == target))
+        .collect();
+    Ok(all)
+}
+
+fn nspid(pid: i32) -> Option<Vec<i32>> {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.status())
+        .ok()?
+        .nspid
+}
+
+// ANCHOR: steps
+pub fn steps(s: &mut Session) -> Result<()> {
+    s.say("opening");
+    s.pause()?;
+
+    s.heading("The first process is PID 1");
+    s.say("first");
+    let argv = vec!["sh".to_string(), "-c".into(), "echo $$".into()];
+    ui::command_line("outside $", &shell_words(&argv));
+    ui::command_line(" inside #", &s.spec.unshare_line(&argv));
+    let outside = observe::capture(observe::host_command(&argv));
+    let (status, text) = container::run_captured(&s.spec, &argv)?;
+    let inside = Capture {
+        status: Some(status),
+        text,
+    };
+    observe::print_pair(&outside, &inside)?;
+    if s.has(Kind::Pid) {
+        s.check(
+            inside.text.trim() == "1",
+            &format!(
+                "inside, `$$` is 1; on the host the shell was {}",
+                outside.text.trim()
+            ),
+            &format!("inside printed `{}`", inside.text.trim()),
+        );
+    } else {
+        s.check(
+            inside.text.trim() != "1",
+            "without a PID namespace the shell gets an ordinary host PID",
+            "it was 1",
+        );
+    }
+    s.pause()?;
+
+    s.heading("One process, two numbers");
+    s.say("nspid");
+    let init = s.start_container()?.pid.as_raw();
+    s.host(&["grep", "NSpid", &format!("/proc/{init}/status")])?;
+    let numbers = nspid(init).unwrap_or_default();
+    if s.has(Kind::Pid) {
+        s.check(
+            numbers.len() == 2 && numbers[0] == init && numbers[1] == 1,
+            &format!("the host calls it {init}; inside, it is 1"),
+            &format!("NSpid was {numbers:?}"),
+        );
+    } else {
+        s.check(
+            numbers == vec![init],
+            "one namespace, one number",
+            &format!("NSpid was {numbers:?}"),
+        );
+    }
+    s.pause()?;
+
+    s.heading("ps inside the container");
+    let (outside, inside) = s.observe(&["ps", "-o", "pid,comm", "-p", "1"])?;
+    let (all_out, all_in) = s.observe(&["ps", "-e", "-o", "pid,comm"])?;
+    let count = |c: &Capture| c.text.lines().count().saturating_sub(1);
+    // ps pads its columns to fit the largest possible PID, which differs.
+    let words = |c: &Capture| {
+        c.text
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    if s.has(Kind::Mnt) && s.has(Kind::Pid) {
+        s.say("ps_fresh");
+        s.check(
+            count(&all_in) < count(&all_out)
+                && !inside
+                    .text
+                    .contains(outside.text.lines().nth(1).unwrap_or("?")),
+            &format!(
+                "inside, ps lists {} processes, outside {}",
+                count(&all_in),
+                count(&all_out)
+            ),
+            "the lists look the same",
+        );
+    } else {
+        s.say("ps");
+        s.check(
+            words(&inside) == words(&outside) && count(&all_in) > 1,
+            &format!(
+                "inside, `ps -p 1` shows the host's PID 1, and `ps -e` lists {} processes",
+                count(&all_in)
+            ),
+            "the container's ps did not show the host's processes",
+        );
+    }
+    s.pause()?;
+
+    s.heading("When PID 1 dies");
+    if s.has(Kind::Pid) {
+        s.say("init_dies");
+        init_dies(s)?;
+    } else {
+        s.skip("skipped: without a PID namespace there is no PID 1 of its own to kill");
+    }
+    s.pause()?;
+
+    s.heading("The namespace links");
+    s.say("table");
+    s.inode_table()?;
+    s.say("check");
+    s.pause()
+}
+// ANCHOR_END: steps
+
+// ANCHOR: init_dies
+fn init_dies(s: &Session) -> Result<()> {
+    let doomed = Container::start(&s.spec)?;
+    let argv = vec!["sleep".to_string(), "300".into()];
+    ui::command_line("#", &format!("{} &", doomed.nsenter_line(&argv)));
+    let mut sleeper = doomed
+        .command(&argv)?
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Error::io("start sleep inside", e))?;
+    let found = wait_until(|| members(doomed.pid.as_raw()).is_ok_and(|m| m.len() >= 2));
+    let inside: Vec<i32> = members(doomed.pid.as_raw())?;
+    for pid in &inside {
+        println!(
+            "    host PID {pid:<8} NSpid {:?}",
+            nspid(*pid).unwrap_or_default()
+        );
+    }
+    s.check(
+        found,
+        "the namespace holds its PID 1 and `sleep`",
+        "sleep did not appear",
+    );
+
+    ui::command_line("$", &format!("kill -KILL {}", doomed.pid));
+    container::kill_process(doomed.pid);
+    let others: Vec<i32> = inside
+        .into_iter()
+        .filter(|p| *p != doomed.pid.as_raw())
+        .collect();
+    let gone = wait_until(|| others.iter().all(|p| !alive(*p)));
+    let _ = sleeper.wait();
+    s.check(
+        gone,
+        "PID 1 is dead, and the kernel killed `sleep` with it",
+        "sleep survived its PID 1",
+    );
+    drop(doomed);
+    Ok(())
+}
+// ANCHOR_END: init_dies
+
+/// A process that exists and is not a zombie.
+fn alive(pid: i32) -> bool {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|st| st.state != 'Z' && st.state != 'X')
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}

@@ -1,0 +1,143 @@
+//! How learnns talks to the terminal: colour decided once, the width to lay
+//! out for, and the pause prompt between lesson steps.
+
+use std::io::{IsTerminal, Write};
+
+use colored::Colorize;
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// When to colour output, as `--color` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Decide once for the whole run. `auto` colours only a terminal and honours
+/// NO_COLOR (https://no-color.org): set and not empty means no colour.
+pub fn init_color(choice: ColorChoice) {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !no_color && std::io::stdout().is_terminal()
+        }
+    };
+    colored::control::set_override(on);
+}
+
+/// The width to lay output out for: the terminal's, else $COLUMNS, else 100.
+pub fn width() -> usize {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+        return w as usize;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| *w >= 20)
+        .unwrap_or(100)
+}
+
+/// Can learnns ask the learner something and wait for an answer?
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// What the learner chose at a pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Continue,
+    Shell,
+    Quit,
+}
+
+/// Turn a typed line into a choice; None for something unexpected.
+pub fn parse_choice(line: &str) -> Option<Choice> {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "" | "c" | "n" | "next" => Some(Choice::Continue),
+        "s" | "sh" | "shell" => Some(Choice::Shell),
+        "q" | "quit" | "exit" => Some(Choice::Quit),
+        _ => None,
+    }
+}
+
+/// Ask at a pause. Reads stdin with a bare read(2) so that Ctrl-C ends the
+/// wait at once (std would retry the read); EOF (Ctrl-D) means quit.
+pub fn ask_pause() -> Result<Choice> {
+    loop {
+        print!(
+            "{} ",
+            "── Enter: next step · s: shell inside the container · q: quit ──".dimmed()
+        );
+        let _ = std::io::stdout().flush();
+        let line = read_line()?;
+        let Some(line) = line else {
+            println!();
+            return Ok(Choice::Quit);
+        };
+        match parse_choice(&line) {
+            Some(choice) => return Ok(choice),
+            None => println!("Type Enter to go on, s for a shell, or q to quit."),
+        }
+    }
+}
+
+fn read_line() -> Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::io::stdin(), &mut byte) {
+            Ok(0) => {
+                return Ok(if line.is_empty() {
+                    None
+                } else {
+                    Some(lossy(&line))
+                });
+            }
+            Ok(_) if byte[0] == b'\n' => return Ok(Some(lossy(&line))),
+            Ok(_) => line.push(byte[0]),
+            Err(nix::errno::Errno::EINTR) => check_interrupt()?,
+            Err(e) => return Err(Error::sys("read from the terminal", e)),
+        }
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Stop with [`Error::Interrupted`] if Ctrl-C (or SIGTERM/SIGHUP) arrived.
+pub fn check_interrupt() -> Result<()> {
+    if sys::interrupted() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// A heading for a lesson step.
+pub fn heading(text: &str) {
+    println!("\n{}", format!("▶ {text}").bold().cyan());
+}
+
+/// Show a command exactly as the learner could type it.
+pub fn command_line(prompt: &str, line: &str) {
+    println!("  {} {}", prompt.dimmed(), line.yellow());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_choices() {
+        assert_eq!(parse_choice(""), Some(Choice::Continue));
+        assert_eq!(parse_choice(" S \n"), Some(Choice::Shell));
+        assert_eq!(parse_choice("q"), Some(Choice::Quit));
+        assert_eq!(parse_choice("what"), None);
+    }
+}
