@@ -2,6 +2,7 @@
 //! out for, and the pause prompt between lesson steps.
 
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 
 use colored::Colorize;
 
@@ -33,7 +34,10 @@ pub fn init_color(choice: ColorChoice) {
 /// The width to lay output out for: the terminal's, else $COLUMNS, else 100.
 pub fn width() -> usize {
     if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
-        return w as usize;
+        // A pseudo-terminal nobody sized reports 0 columns.
+        if w > 0 {
+            return w as usize;
+        }
     }
     std::env::var("COLUMNS")
         .ok()
@@ -65,8 +69,8 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
     }
 }
 
-/// Ask at a pause. Reads stdin with a bare read(2) so that Ctrl-C ends the
-/// wait at once (std would retry the read); EOF (Ctrl-D) means quit.
+/// Ask at a pause. Reads stdin with bare poll(2) and read(2) so that Ctrl-C
+/// ends the wait at once (std would retry the read); EOF (Ctrl-D) means quit.
 pub fn ask_pause() -> Result<Choice> {
     loop {
         print!(
@@ -87,10 +91,21 @@ pub fn ask_pause() -> Result<Choice> {
 }
 
 fn read_line() -> Result<Option<String>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let stdin = std::io::stdin();
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     loop {
-        match nix::unistd::read(std::io::stdin(), &mut byte) {
+        // Wait in short slices: a signal that lands between our check and a
+        // blocking read would otherwise be noticed only after the next key.
+        check_interrupt()?;
+        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u8)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(Error::sys("wait for the terminal", e)),
+        }
+        match nix::unistd::read(&stdin, &mut byte) {
             Ok(0) => {
                 return Ok(if line.is_empty() {
                     None
@@ -100,7 +115,9 @@ fn read_line() -> Result<Option<String>> {
             }
             Ok(_) if byte[0] == b'\n' => return Ok(Some(lossy(&line))),
             Ok(_) => line.push(byte[0]),
-            Err(nix::errno::Errno::EINTR) => check_interrupt()?,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // The terminal went away (its window was closed): like EOF.
+            Err(nix::errno::Errno::EIO) => return Ok(None),
             Err(e) => return Err(Error::sys("read from the terminal", e)),
         }
     }

@@ -203,6 +203,10 @@ pub fn run_captured(spec: &Spec, argv: &[String]) -> Result<(i32, String)> {
 
 fn wait_for(pid: Pid, token: Token) -> Result<i32> {
     loop {
+        if sys::interrupted() {
+            cleanup::undo(token);
+            return Err(Error::Interrupted);
+        }
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => {
                 cleanup::release(token);

@@ -256,7 +256,7 @@ pub struct Session {
 impl Session {
     /// Print a section of the lesson's prose.
     pub fn say(&self, section: &str) {
-        print!("{}", prose::render(&self.lesson.section(section)));
+        println!("{}", prose::render(&self.lesson.section(section)));
     }
 
     pub fn heading(&self, text: &str) {
@@ -274,9 +274,13 @@ impl Session {
         let shown = self.spec.unshare_line(&["sleep".into(), "infinity".into()]);
         println!("  learnns starts the container's first process, as this would:");
         ui::command_line("#", &shown);
+        if let (true, Some(name)) = (self.has(Kind::Uts), &self.spec.hostname) {
+            println!("  and, as its first act inside:");
+            ui::command_line("#", &format!("hostname {name}"));
+        }
         let container = Container::start(&self.spec)?;
         println!(
-            "  container init: PID {} on the host, in new namespaces: {}",
+            "  container init: PID {} on the host, in new namespaces: {}\n",
             container.pid, self.spec.kinds
         );
         Ok(self.container.insert(container))

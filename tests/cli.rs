@@ -1,0 +1,116 @@
+//! The command line: help, usage errors, exit codes, colour. None of these
+//! need privilege.
+
+mod common;
+
+use common::{learnns, run, stderr, stdout};
+
+#[test]
+fn help_snapshot() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    insta::assert_snapshot!("help", stdout(&out));
+    let out = run(&["run", "--help"]);
+    insta::assert_snapshot!("run_help", stdout(&out));
+}
+
+#[test]
+fn every_command_has_an_example() {
+    for cmd in ["lessons", "lesson", "run", "doctor"] {
+        let out = run(&[cmd, "--help"]);
+        assert!(
+            stdout(&out).contains("Example"),
+            "{cmd} --help has an example"
+        );
+    }
+}
+
+#[test]
+fn version() {
+    let out = run(&["--version"]);
+    assert_eq!(
+        stdout(&out),
+        format!("learnns {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn course_map_names_the_next_command() {
+    let out = run(&[]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("learnns lesson 0"));
+    assert!(text.contains("3  pid") && text.contains("coming"));
+}
+
+#[test]
+fn unknown_lesson_is_a_usage_error_that_lists_the_lessons() {
+    for bad in ["42", "docker", "-1", ""] {
+        let out = run(&["lesson", bad]);
+        assert_eq!(out.status.code(), Some(2), "lesson `{bad}`");
+        let err = stderr(&out);
+        assert!(err.contains("0 intro") || err.contains("error"), "{err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+#[test]
+fn coming_lessons_are_refused_not_faked() {
+    let out = run(&["lesson", "5", "--no-pause"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("lesson 5 (net) is coming but not built yet"));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn conflicting_flags_are_usage_errors() {
+    for args in [
+        vec!["run", "--all", "--uts", "--", "true"],
+        vec!["run", "--upto", "2", "--all", "--", "true"],
+        vec!["run", "--uts"],
+        vec!["run", "--", "true"],
+        vec!["run", "--pid", "--hostname", "x", "--", "true"],
+        vec!["run", "--upto", "nine", "--", "true"],
+        vec!["lesson", "1", "--no-pause", "--shell"],
+        vec!["lesson", "1", "--bogus"],
+        vec!["--color", "sometimes"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}
+
+#[test]
+fn shell_without_a_terminal_says_so() {
+    let out = run(&["lesson", "1", "--shell"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--shell needs a terminal"));
+}
+
+#[test]
+fn colour_is_decided_by_the_flag_and_no_color() {
+    let coloured = stdout(&run(&["--color", "always", "lessons"]));
+    assert!(coloured.contains("\x1b["));
+    let plain = stdout(&run(&["--color", "auto", "lessons"]));
+    assert!(
+        !plain.contains("\x1b["),
+        "not a terminal, and NO_COLOR is set"
+    );
+    let never = stdout(&run(&["--color", "never", "lessons"]));
+    assert!(!never.contains("\x1b["));
+}
+
+#[test]
+fn doctor_reports_every_lesson() {
+    let out = learnns(&["doctor"]).output().unwrap();
+    let text = stdout(&out);
+    for lesson in ["0 intro", "3 pid", "9 security"] {
+        assert!(text.contains(lesson), "{lesson} in:\n{text}");
+    }
+    assert!(text.contains("namespace kinds in this kernel"));
+    assert!(text.contains("cgroup"));
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(out.status.code(), Some(0), "{text}");
+    }
+}

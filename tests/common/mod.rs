@@ -1,0 +1,269 @@
+//! Helpers shared by the integration tests: the real binary, the privilege
+//! gate, and the host fingerprint.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The learnns binary, with colour off and a fixed width so output is stable.
+pub fn learnns(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_learnns"));
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null());
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    learnns(args).output().expect("the learnns binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// May this test create namespaces here? As root, yes. Otherwise the test is
+/// skipped with a line on the real stderr (libtest does not capture direct
+/// writes), unless LEARNNS_REQUIRE_PRIVILEGED=1 makes a skip a failure.
+pub fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    let reason = "needs root to create namespaces (run the tests with sudo)";
+    if std::env::var("LEARNNS_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("{test}: {reason}, and LEARNNS_REQUIRE_PRIVILEGED=1 forbids skipping");
+    }
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
+    false
+}
+
+/// Everything on the host that a learnns run could change, and must not.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub mounts: Vec<String>,
+    pub links: BTreeSet<String>,
+    pub netns: BTreeSet<String>,
+    pub cgroups: BTreeSet<String>,
+    pub hostname: String,
+    pub ipc: BTreeSet<String>,
+    pub processes: BTreeSet<String>,
+    pub journals: BTreeSet<String>,
+}
+
+fn names(dir: &str) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut BTreeSet<String>) {
+    if depth == 0 {
+        return;
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.insert(entry.path().display().to_string());
+                walk(&entry.path(), depth - 1, out);
+            }
+        }
+    }
+}
+
+/// Keys and ids of the System V objects (not their counters or times).
+fn ipc_objects() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for table in ["msg", "shm", "sem"] {
+        let text = std::fs::read_to_string(format!("/proc/sysvipc/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().take(2).collect();
+            out.insert(format!("{table} {}", f.join(" ")));
+        }
+    }
+    out
+}
+
+/// learnns processes, and any child this test process has left behind.
+fn processes() -> BTreeSet<String> {
+    let me = std::process::id() as i32;
+    procfs::process::all_processes()
+        .map(|all| {
+            all.flatten()
+                .filter_map(|p| p.stat().ok())
+                .filter(|s| s.comm.starts_with("learnns") || s.ppid == me)
+                .map(|s| format!("{} {} {}", s.pid, s.comm, s.state))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Fingerprint {
+    pub fn take() -> Fingerprint {
+        let mut cgroups = BTreeSet::new();
+        walk(Path::new("/sys/fs/cgroup"), 6, &mut cgroups);
+        Fingerprint {
+            mounts: std::fs::read_to_string("/proc/self/mountinfo")
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            links: names("/sys/class/net"),
+            netns: names("/run/netns"),
+            cgroups,
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ipc: ipc_objects(),
+            processes: processes(),
+            journals: names("/run/learnns"),
+        }
+    }
+}
+
+/// Assert two fingerprints are equal, naming what changed.
+pub fn assert_same(before: &Fingerprint, after: &Fingerprint, what: &str) {
+    macro_rules! same {
+        ($field:ident) => {
+            assert_eq!(
+                before.$field,
+                after.$field,
+                "{what} changed the host's {}",
+                stringify!($field)
+            );
+        };
+    }
+    same!(mounts);
+    same!(links);
+    same!(netns);
+    same!(cgroups);
+    same!(hostname);
+    same!(ipc);
+    same!(processes);
+    same!(journals);
+}
+
+/// Take fingerprints until one equals `before` (the kernel finishes killing
+/// processes asynchronously), for at most two seconds; then assert.
+pub fn assert_host_unchanged(before: &Fingerprint, what: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let after = Fingerprint::take();
+        if &after == before || start.elapsed() > std::time::Duration::from_secs(2) {
+            assert_same(before, &after, what);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// learnns on a pseudo-terminal, as a learner in a terminal would run it.
+pub struct OnTerminal {
+    pub child: std::process::Child,
+    master: std::fs::File,
+    output: std::sync::mpsc::Receiver<String>,
+    pub seen: String,
+}
+
+impl OnTerminal {
+    pub fn start(args: &[&str]) -> OnTerminal {
+        use std::io::Read;
+        let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+        // openpty's descriptors are inheritable: learnns must not get the
+        // master, or it would never see the terminal close.
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
+        }
+        let slave = std::fs::File::from(pty.slave);
+        let child = learnns(args)
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap();
+        let master = std::fs::File::from(pty.master);
+        let mut reader = master.try_clone().unwrap();
+        let (send, output) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0
+                    || send
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        OnTerminal {
+            child,
+            master,
+            output,
+            seen: String::new(),
+        }
+    }
+
+    /// Wait (at most 20 s) until the screen has shown `text` `count` times.
+    pub fn wait_for(&mut self, text: &str, count: usize) {
+        self.wait_until(|seen| seen.matches(text).count() >= count);
+    }
+
+    /// Wait (at most 20 s) until what the screen shows satisfies `done`.
+    pub fn wait_until(&mut self, done: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done(&self.seen) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(_) => panic!(
+                    "learnns never showed what the test waited for; the screen:\n{}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.master
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Wait for learnns to end and collect the rest of the screen.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        drop(self.master);
+        while let Ok(chunk) = self
+            .output
+            .recv_timeout(std::time::Duration::from_millis(200))
+        {
+            self.seen.push_str(&chunk);
+        }
+        (status.code(), self.seen)
+    }
+}
+
+/// The pause prompt every lesson shows between steps on a terminal.
+pub const PAUSE: &str = "Enter: next step";

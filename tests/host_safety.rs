@@ -1,0 +1,152 @@
+//! The host is left exactly as learnns found it: after every lesson, after
+//! `run`, after Ctrl-C, and after a run that was killed outright (the next
+//! start cleans up). One test binary, tests run one at a time, so no other
+//! learnns run can blur the fingerprint.
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::{Fingerprint, OnTerminal, PAUSE, assert_host_unchanged, privileged, run, stderr};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Fingerprints are only meaningful when nothing else here runs learnns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+#[test]
+fn every_lesson_and_run_leaves_the_host_unchanged() {
+    if !privileged("host_unchanged") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let lessons: Vec<String> = (0..=3).map(|n| n.to_string()).collect();
+    let mut cases: Vec<Vec<&str>> = lessons
+        .iter()
+        .map(|n| vec!["lesson", n.as_str(), "--no-pause"])
+        .collect();
+    cases.push(vec!["lesson", "3", "--mnt", "--pid", "--no-pause"]);
+    cases.push(vec!["run", "--all", "--", "true"]);
+    cases.push(vec![
+        "run",
+        "--all",
+        "--hostname",
+        "x",
+        "--",
+        "sh",
+        "-c",
+        "ipcmk -Q; hostname y; exit 3",
+    ]);
+    cases.push(vec!["run", "--uts", "--", "no-such-command"]);
+    for args in cases {
+        let before = Fingerprint::take();
+        let out = run(&args);
+        assert!(!stderr(&out).contains("panicked"), "{args:?}");
+        assert_host_unchanged(&before, &format!("learnns {}", args.join(" ")));
+    }
+}
+
+fn queue_exists(id: i32) -> bool {
+    std::fs::read_to_string("/proc/sysvipc/msg")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().nth(1) == Some(&id.to_string()))
+}
+
+/// Lesson 2 on a terminal, stopped at the pause after it made its host queue.
+fn lesson_2_paused_with_queue() -> (OnTerminal, i32) {
+    let mut term = OnTerminal::start(&["lesson", "2"]);
+    term.wait_for(PAUSE, 1);
+    term.type_line("");
+    term.wait_for(PAUSE, 2);
+    let id = term
+        .seen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Message queue id: "))
+        .expect("lesson 2 made a queue before its second pause")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(queue_exists(id));
+    (term, id)
+}
+
+#[test]
+fn ctrl_c_at_every_pause_undoes_everything() {
+    if !privileged("ctrl_c") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    for lesson in 0..=3 {
+        let done = format!("Lesson {lesson} done.");
+        for pause in 1.. {
+            let before = Fingerprint::take();
+            let mut term = OnTerminal::start(&["lesson", &lesson.to_string()]);
+            for earlier in 1..pause {
+                term.wait_for(PAUSE, earlier);
+                term.type_line("");
+            }
+            term.wait_until(|seen| seen.matches(PAUSE).count() >= pause || seen.contains(&done));
+            if term.seen.contains(&done) {
+                // Every pause has been tried: the lesson ran through.
+                let (code, screen) = term.finish();
+                assert_eq!(code, Some(0), "{screen}");
+                assert_host_unchanged(
+                    &before,
+                    &format!("lesson {lesson} run through on a terminal"),
+                );
+                assert!(pause > 3, "lesson {lesson} pauses between its steps");
+                break;
+            }
+            term.signal(Signal::SIGINT);
+            let (code, screen) = term.finish();
+            assert_eq!(code, Some(130), "lesson {lesson}, pause {pause}:\n{screen}");
+            assert!(screen.contains("interrupted"), "{screen}");
+            assert_host_unchanged(
+                &before,
+                &format!("Ctrl-C at pause {pause} of lesson {lesson}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn quitting_at_a_pause_cleans_up_and_exits_0() {
+    if !privileged("quit") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    let (mut term, id) = lesson_2_paused_with_queue();
+    term.type_line("q");
+    let (code, screen) = term.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Stopped."));
+    assert!(!queue_exists(id));
+    assert_host_unchanged(&before, "q at a pause of lesson 2");
+}
+
+#[test]
+fn a_killed_run_is_cleaned_up_by_the_next_start() {
+    if !privileged("sigkill_recovery") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    let (term, id) = lesson_2_paused_with_queue();
+    term.signal(Signal::SIGKILL);
+    let _ = term.finish();
+    assert!(
+        queue_exists(id),
+        "a killed learnns cannot clean up by itself"
+    );
+    let out = run(&["lessons"]);
+    assert!(
+        stderr(&out).contains(&format!("removed message queue {id}")),
+        "the next start says what it removed: {}",
+        stderr(&out)
+    );
+    assert!(!queue_exists(id));
+    assert_host_unchanged(&before, "SIGKILL during lesson 2, then a new start");
+}

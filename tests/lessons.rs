@@ -1,0 +1,272 @@
+//! Each lesson, run for real, shows what its prose says the learner will see.
+
+mod common;
+
+use common::{learnns, privileged, run, stdout};
+
+/// The first side-by-side row printed after a line containing `marker`:
+/// (outside, inside).
+fn first_row_after(text: &str, marker: &str) -> (String, String) {
+    let rest = &text[text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no `{marker}` in:\n{text}"))..];
+    let row = rest
+        .lines()
+        .skip_while(|l| !l.contains("─┼─"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table after `{marker}`"));
+    let (a, b) = row.split_once('│').unwrap_or((row, ""));
+    (a.trim().to_string(), b.trim().to_string())
+}
+
+fn lesson(args: &[&str]) -> String {
+    let out = run(args);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{text}\n{}",
+        common::stderr(&out)
+    );
+    assert!(!text.contains('✗'), "a lesson check failed:\n{text}");
+    text
+}
+
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn lesson_1_hostname_differs_inside_and_the_host_keeps_its_own() {
+    if !privileged("lesson_1_hostname") {
+        return;
+    }
+    let before = host_name();
+    let text = lesson(&["lesson", "1", "--no-pause"]);
+    let (outside, inside) = first_row_after(&text, "--uts -- hostname");
+    assert_eq!(outside, before);
+    assert_eq!(inside, "container");
+    assert!(
+        text.contains("nsenter -t"),
+        "the nsenter equivalent is shown"
+    );
+    let renamed = &text[text.find("hostname renamed-inside").unwrap()..];
+    let (outside, inside) = first_row_after(renamed, "-- hostname\n");
+    assert_eq!(
+        (outside.as_str(), inside.as_str()),
+        (before.as_str(), "renamed-inside")
+    );
+    assert!(text.contains("1 of 8 differ (uts)"));
+    assert_eq!(host_name(), before, "the host's hostname is unchanged");
+}
+
+#[test]
+fn lesson_2_host_queue_is_absent_inside_and_removed_afterwards() {
+    if !privileged("lesson_2_ipc") {
+        return;
+    }
+    let text = lesson(&["lesson", "ipc", "--no-pause"]);
+    let id: i32 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Message queue id: "))
+        .expect("the host queue id is shown")
+        .parse()
+        .unwrap();
+    let section =
+        &text[text.find("-- ipcs -q").unwrap()..text.find("▶ A queue made inside").unwrap()];
+    // Wide `ipcs` output is stacked, not put in columns: read both blocks.
+    let outside_block = &section[..section.find("inside (the container)").unwrap()];
+    let inside_block = &section[section.find("inside (the container)").unwrap()..];
+    let queue_ids = |block: &str| -> Vec<i32> {
+        block
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches('│').trim())
+            .filter(|l| l.starts_with("0x"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .collect()
+    };
+    let (outside, inside) = (queue_ids(outside_block), queue_ids(inside_block));
+    assert!(outside.contains(&id), "host lists queue {id}: {outside:?}");
+    assert!(
+        inside.is_empty(),
+        "the container starts with no queues: {inside:?}"
+    );
+    assert!(text.contains(&format!("ipcrm -q {id}")));
+    let msg = std::fs::read_to_string("/proc/sysvipc/msg").unwrap();
+    assert!(
+        !msg.lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1) == Some(&id.to_string())),
+        "queue {id} was removed from the host"
+    );
+}
+
+#[test]
+fn lesson_3_shell_is_pid_1_and_nspid_has_both_numbers() {
+    if !privileged("lesson_3_pid") {
+        return;
+    }
+    let text = lesson(&["lesson", "3", "--no-pause"]);
+    let (outside, inside) = first_row_after(&text, "sh -c 'echo $$'\n");
+    assert_eq!(inside, "1");
+    assert_ne!(outside, "1");
+    let nspid = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("NSpid:"))
+        .expect("the NSpid line is shown");
+    let numbers: Vec<i32> = nspid
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{nspid}");
+    assert_eq!(numbers[1], 1);
+    assert!(text.contains(&format!("container init: PID {} on the host", numbers[0])));
+    // ps inside still shows the host's PID 1, with the reason.
+    let (outside_ps, inside_ps) = first_row_after(&text, "-- ps -o pid,comm -p 1");
+    assert_eq!(outside_ps, "PID COMMAND");
+    assert_eq!(inside_ps, "PID COMMAND");
+    assert!(text.contains("its /proc is the host's"));
+    assert!(text.contains("the kernel killed `sleep` with it"));
+}
+
+#[test]
+fn lesson_3_with_only_a_pid_namespace() {
+    if !privileged("lesson_3_pid_only") {
+        return;
+    }
+    let text = lesson(&["lesson", "3", "--pid", "--no-pause"]);
+    assert!(text.contains("pid instead of pid ipc uts"));
+    assert!(text.contains("1 of 8 differ (pid)"));
+    assert!(text.contains("nsenter -t") && text.contains("--pid -- ps"));
+}
+
+#[test]
+fn lesson_1_without_a_uts_namespace_never_renames_the_host() {
+    if !privileged("lesson_1_without_uts") {
+        return;
+    }
+    let before = host_name();
+    let text = lesson(&["lesson", "1", "--ipc", "--no-pause"]);
+    assert!(text.contains("skipped: without a UTS namespace"));
+    assert_eq!(host_name(), before);
+}
+
+#[test]
+fn lesson_0_shows_links_and_an_ordinary_process() {
+    if !privileged("lesson_0") {
+        return;
+    }
+    let text = lesson(&["lesson", "intro", "--no-pause"]);
+    for kind in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+        assert!(
+            text.contains(&format!("{kind} -> {kind}:["))
+                || text.contains(&format!("{kind} -> '{kind}:[")),
+            "{kind} link shown"
+        );
+    }
+    assert!(
+        text.contains("CLONE_NEWUTS") && text.contains("CLONE_NEWTIME"),
+        "flags listed"
+    );
+    assert!(text.contains("device") && text.contains("inode"));
+    assert!(text.contains("All eight are the same"));
+}
+
+#[test]
+fn run_passes_the_exit_status_through() {
+    if !privileged("run_exit_status") {
+        return;
+    }
+    for code in [0, 1, 7, 42] {
+        let out = run(&["run", "--all", "--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(out.status.code(), Some(code));
+    }
+    let out = run(&["run", "--uts", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(out.status.code(), Some(128 + 9), "death by signal is 128+N");
+    // Inside its own namespace, PID 1 gets only the signals it handles:
+    // not even SIGKILL from inside can kill it.
+    let out = run(&[
+        "run",
+        "--pid",
+        "--",
+        "sh",
+        "-c",
+        "kill -KILL $$; echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "survived\n");
+    let out = run(&["run", "--uts", "--", "no-such-command-here"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(common::stderr(&out).contains("`no-such-command-here` was not found"));
+}
+
+#[test]
+fn run_sets_the_hostname_inside_only() {
+    if !privileged("run_hostname") {
+        return;
+    }
+    let before = host_name();
+    let out = run(&["run", "--uts", "--hostname", "box", "--", "hostname"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "box\n");
+    assert_eq!(host_name(), before);
+}
+
+#[test]
+fn run_gives_each_kind_in_its_plain_form() {
+    if !privileged("run_kinds") {
+        return;
+    }
+    let script = "echo pid=$$; ip -o link | wc -l; cat /proc/self/uid_map; grep '^0::' /proc/self/cgroup; readlink /proc/self/ns/time";
+    let out = learnns(&["run", "--all", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "pid=1");
+    assert_eq!(lines[1].trim(), "1", "only lo in a new network namespace");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "1"]
+    );
+    assert_eq!(lines[3], "0::/");
+    let own_time = std::fs::read_link("/proc/self/ns/time").unwrap();
+    assert_ne!(lines[4], own_time.to_string_lossy(), "a new time namespace");
+    // A fresh /proc: ps sees only the container.
+    let out = run(&["run", "--mnt", "--pid", "--", "ps", "-e", "-o", "pid="]);
+    assert_eq!(stdout(&out).split_whitespace().collect::<Vec<_>>(), ["1"]);
+}
+
+#[test]
+fn lesson_1_output_snapshot() {
+    if !privileged("lesson_1_snapshot") {
+        return;
+    }
+    let text = lesson(&["lesson", "1", "--no-pause"]);
+    let host = regex_escape(&host_name());
+    insta::with_settings!({filters => vec![
+        (r":\[\d+\]", ":[INODE]"),
+        (r"(PID|-t) \d+", "$1 [PID]"),
+        (r"/proc/\d+/", "/proc/[PID]/"),
+        (r" +│", " │"),
+        (&*format!(r"\b{host}\b"), "[HOST]"),
+    ]}, {
+        insta::assert_snapshot!("lesson_1", text);
+    });
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
