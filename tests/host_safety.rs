@@ -8,8 +8,7 @@ mod common;
 use std::sync::Mutex;
 
 use common::{Fingerprint, OnTerminal, PAUSE, assert_host_unchanged, privileged, run, stderr};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// Fingerprints are only meaningful when nothing else here runs learnns.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
