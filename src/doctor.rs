@@ -191,10 +191,7 @@ pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
         match &machine.userns {
             Userns::Allowed if problems.is_empty() => {
                 let flags = lesson.default_kinds().with(Kind::User).util_flags();
-                return Verdict::Rootless(format!(
-                    "without root: learnns lesson {} {flags}",
-                    lesson.number
-                ));
+                return Verdict::Rootless(format!("learnns lesson {} {flags}", lesson.number));
             }
             Userns::Allowed => {}
             Userns::Blocked { why, fix } => problems.push(format!(
@@ -280,7 +277,9 @@ pub fn report(machine: &Machine) -> bool {
         let label = format!("{} {:<9}", lesson.number, lesson.name);
         match verdict(lesson, machine) {
             Verdict::Ready => println!("    {} {label} ready", mark(true)),
-            Verdict::Rootless(how) => println!("    {} {label} ready rootless: {how}", mark(true)),
+            Verdict::Rootless(how) => {
+                println!("    {} {label} ready without root as: {how}", mark(true))
+            }
             Verdict::Coming(problems) if problems.is_empty() => {
                 println!(
                     "    {} {label} coming (not built yet); this machine is ready for it",
@@ -341,7 +340,7 @@ mod tests {
         assert_eq!(verdict(&LESSONS[0], &m), Verdict::Ready);
         assert_eq!(
             verdict(&LESSONS[3], &m),
-            Verdict::Rootless("without root: learnns lesson 3 --user --pid --ipc --uts".into())
+            Verdict::Rootless("learnns lesson 3 --user --pid --ipc --uts".into())
         );
     }
 

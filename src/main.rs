@@ -33,6 +33,10 @@ fn main() {
 
 /// The one place errors are printed.
 fn print_error(err: &Error) {
+    if matches!(err, Error::Interrupted) {
+        // The terminal shows ^C where the cursor was; start a fresh line.
+        eprintln!();
+    }
     eprintln!("{} {err}", "learnns:".red().bold());
 }
 

@@ -60,11 +60,17 @@ fn every_include_resolves_to_text() {
     let mut count = 0;
     for chapter in chapters() {
         for (file, anchor) in includes(&chapter) {
-            let text = std::fs::read_to_string(&file)
-                .unwrap_or_else(|_| panic!("{} includes missing {}", chapter.display(), file.display()));
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+                panic!("{} includes missing {}", chapter.display(), file.display())
+            });
             let included = match &anchor {
-                Some(a) => anchored(&text, a)
-                    .unwrap_or_else(|| panic!("{} includes {}:{a}, which is not defined", chapter.display(), file.display())),
+                Some(a) => anchored(&text, a).unwrap_or_else(|| {
+                    panic!(
+                        "{} includes {}:{a}, which is not defined",
+                        chapter.display(),
+                        file.display()
+                    )
+                }),
                 None => text,
             };
             assert!(
@@ -76,7 +82,10 @@ fn every_include_resolves_to_text() {
             count += 1;
         }
     }
-    assert!(count > 20, "the chapters include their text ({count} includes)");
+    assert!(
+        count > 20,
+        "the chapters include their text ({count} includes)"
+    );
 }
 
 /// The ready lessons, in course order, as `learnns lessons` lists them.
@@ -87,7 +96,10 @@ fn ready_lessons() -> Vec<(String, String)> {
         .filter(|l| l.contains(" ready "))
         .map(|l| {
             let mut words = l.split_whitespace();
-            (words.next().unwrap().to_string(), words.next().unwrap().to_string())
+            (
+                words.next().unwrap().to_string(),
+                words.next().unwrap().to_string(),
+            )
         })
         .collect()
 }
@@ -124,6 +136,11 @@ fn every_prose_section_is_in_its_chapter() {
             .filter(|(file, _)| file.canonicalize().ok() == prose_path.canonicalize().ok())
             .filter_map(|(_, anchor)| anchor)
             .collect();
-        assert_eq!(defined, used, "chapter {} and lessons/{name}.md", chapter.display());
+        assert_eq!(
+            defined,
+            used,
+            "chapter {} and lessons/{name}.md",
+            chapter.display()
+        );
     }
 }

@@ -270,3 +270,80 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+/// A copy of learnns that any user may run, in a directory removed on drop.
+struct Shared(std::path::PathBuf);
+
+impl Shared {
+    fn new() -> Shared {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("learnns-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_learnns"), dir.join("learnns")).unwrap();
+        Shared(dir)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn rootless_with_a_user_namespace_first() {
+    use std::os::unix::process::CommandExt;
+    if !privileged("rootless") {
+        return;
+    }
+    let shared = Shared::new();
+    let nobody = |args: &[&str]| {
+        std::process::Command::new(shared.0.join("learnns"))
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .current_dir("/")
+            .env("NO_COLOR", "1")
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = nobody(&[
+        "run",
+        "--user",
+        "--pid",
+        "--mnt",
+        "--uts",
+        "--hostname",
+        "mine",
+        "--",
+        "sh",
+        "-c",
+        "id -u; hostname; echo $$; cat /proc/self/uid_map",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(&lines[..3], ["0", "mine", "1"]);
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    // Without a user namespace an ordinary user is refused, with the fix.
+    let out = nobody(&["run", "--uts", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("add --user"));
+    let out = nobody(&["lesson", "1", "--uts", "--user", "--no-pause"]);
+    assert!(
+        out.status.success() && !stdout(&out).contains('✗'),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("2 of 8 differ (user uts)"));
+    assert!(
+        !std::path::Path::new("/tmp/learnns-65534").exists(),
+        "no journal directory left"
+    );
+}

@@ -174,6 +174,11 @@ fn write_journal(entries: &[(usize, Undo)]) {
     let path = journal_path(std::process::id());
     if entries.is_empty() {
         let _ = fs::remove_file(&path);
+        // Leave no empty directory behind either (fails, harmlessly, while
+        // another run's journal is in it).
+        if let Some(dir) = path.parent() {
+            let _ = fs::remove_dir(dir);
+        }
         return;
     }
     let text: String = entries.iter().map(|(_, u)| u.to_line() + "\n").collect();
@@ -223,6 +228,7 @@ pub fn recover() -> Vec<String> {
         }
         let _ = fs::remove_file(&path);
     }
+    let _ = fs::remove_dir(journal_dir());
     done
 }
 
