@@ -51,7 +51,6 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("ordinary");
     s.start_container()?;
     s.inode_table()?;
-    s.say("check");
-    s.pause()
+    s.check_your_work()
 }
 // ANCHOR_END: steps

@@ -69,9 +69,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     }
     s.pause()?;
 
-    s.heading("The namespace links");
-    s.say("table");
-    s.inode_table()?;
+    s.links()?;
 
     s.heading("Tidying up the host");
     cleanup::undo(token);
@@ -81,8 +79,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
         &format!("queue {id} is gone from the host"),
         "it is still there",
     );
-    s.say("check");
-    s.pause()
+    s.check_your_work()
 }
 // ANCHOR_END: steps
 

@@ -350,6 +350,20 @@ impl Session {
         Ok(())
     }
 
+    /// The closing comparison every lesson makes: its `table` section, then
+    /// the namespace links of learnns and the container side by side.
+    pub fn links(&self) -> Result<()> {
+        self.heading("The namespace links");
+        self.say("table");
+        self.inode_table()
+    }
+
+    /// The lesson's `check` section (how to do it by hand), then a last pause.
+    pub fn check_your_work(&self) -> Result<()> {
+        self.say("check");
+        self.pause()
+    }
+
     /// Tell the learner whether what the lesson promised really happened.
     /// Never hidden: a lesson that cannot show its point says so.
     pub fn check(&self, held: bool, claim: &str, otherwise: &str) {
@@ -465,11 +479,18 @@ mod tests {
                 lesson.name
             );
             let code = std::fs::read_to_string(&path).unwrap();
-            let used: Vec<&str> = code
+            let mut used: Vec<&str> = code
                 .split("say(\"")
                 .skip(1)
                 .filter_map(|rest| rest.split('"').next())
                 .collect();
+            // The shared closing steps say these sections for the lesson.
+            if code.contains("s.links()") {
+                used.push("table");
+            }
+            if code.contains("s.check_your_work()") {
+                used.push("check");
+            }
             assert!(!used.is_empty(), "{} says nothing", lesson.name);
             for name in used {
                 assert!(

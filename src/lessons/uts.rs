@@ -50,10 +50,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     }
     s.pause()?;
 
-    s.heading("The namespace links");
-    s.say("table");
-    s.inode_table()?;
-    s.say("check");
-    s.pause()
+    s.links()?;
+    s.check_your_work()
 }
 // ANCHOR_END: steps
