@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::network::Subnet;
 use crate::ns::{Kind, KindSet};
 use crate::ui::ColorChoice;
 
@@ -51,6 +52,12 @@ pub enum Command {
     )]
     Run(RunArgs),
 
+    /// An interactive shell inside the container of a lesson.
+    #[command(
+        after_help = "Examples:\n  sudo learnns shell              the container of the last ready lesson\n  sudo learnns shell --upto 3     uts, ipc and pid namespaces\n  echo hostname | sudo learnns shell --upto 1"
+    )]
+    Shell(ShellArgs),
+
     /// Check whether this machine can run every lesson, and how to fix it.
     #[command(after_help = "Example:\n  learnns doctor")]
     Doctor,
@@ -72,6 +79,18 @@ pub struct LessonArgs {
     /// Open a shell inside the container at the end of the lesson.
     #[arg(long, conflicts_with = "no_pause")]
     pub shell: bool,
+
+    /// The subnet of the veth pair (lesson 5): a /24 to /30 of an RFC 5737
+    /// documentation range [default: a free /30 of 192.0.2.0/24].
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<Subnet>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The container of lesson N [default: the last ready lesson].
+    #[arg(long, value_name = "N")]
+    pub upto: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +109,21 @@ pub struct RunArgs {
     /// The hostname inside (needs a UTS namespace).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+
+    /// Use this directory as the root instead of learnns's mini root (needs
+    /// a mount namespace), e.g. an unpacked busybox or Alpine tree.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<std::path::PathBuf>,
+
+    /// Join the container to the host with a veth pair (needs a network
+    /// namespace and root).
+    #[arg(long)]
+    pub veth: bool,
+
+    /// The veth pair's subnet: a /24 to /30 of an RFC 5737 documentation
+    /// range [default: a free /30 of 192.0.2.0/24].
+    #[arg(long, value_name = "CIDR", requires = "veth")]
+    pub subnet: Option<Subnet>,
 
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]

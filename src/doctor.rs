@@ -38,6 +38,7 @@ pub struct Machine {
     /// Controllers that can limit processes and memory, and where.
     pub limits: Option<String>,
     pub ip: Option<PathBuf>,
+    pub ping: Option<PathBuf>,
     pub seccomp: bool,
 }
 
@@ -56,6 +57,7 @@ impl Machine {
             cgroup,
             limits: limits(cgroup),
             ip: find_in_path("ip"),
+            ping: find_in_path("ping"),
             seccomp: std::fs::read_to_string("/proc/self/status")
                 .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:"))),
         }
@@ -169,6 +171,9 @@ pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
         "net" if machine.ip.is_none() => {
             problems.push("`ip` is not installed; fix: sudo apt-get install iproute2 (or your distribution's iproute2)".into())
         }
+        "net" if machine.ping.is_none() => problems.push(
+            "`ping` is not installed; fix: sudo apt-get install iputils-ping (or your distribution's iputils)".into(),
+        ),
         "cgroup" if machine.limits.is_none() => problems.push(
             "no cgroup pids and memory controllers; fix: enable them (cgroup v2: echo '+pids +memory' > /sys/fs/cgroup/cgroup.subtree_control)".into(),
         ),
@@ -269,6 +274,13 @@ pub fn report(machine: &Machine) -> bool {
         Some(path) => println!("    {} ip: {}", mark(true), path.display()),
         None => println!("    {} `ip` not found; fix: install iproute2", mark(false)),
     }
+    match &machine.ping {
+        Some(path) => println!("    {} ping: {}", mark(true), path.display()),
+        None => println!(
+            "    {} `ping` not found; fix: install iputils-ping",
+            mark(false)
+        ),
+    }
     println!("    {} seccomp filters", mark(machine.seccomp));
 
     println!("\n  {}", "lessons".bold());
@@ -319,6 +331,7 @@ mod tests {
             cgroup: CgroupMode::V2,
             limits: Some("v2 at /sys/fs/cgroup".into()),
             ip: Some("/usr/sbin/ip".into()),
+            ping: Some("/usr/bin/ping".into()),
             seccomp: true,
         }
     }
@@ -375,10 +388,18 @@ mod tests {
             panic!()
         };
         assert!(p.iter().any(|s| s.contains("no time namespace")));
-        let Verdict::Coming(p) = verdict(&LESSONS[5], &m) else {
+        let Verdict::Blocked(p) = verdict(&LESSONS[5], &m) else {
             panic!()
         };
         assert!(p.iter().any(|s| s.contains("iproute2")));
+        let m5 = Machine {
+            ping: None,
+            ..machine()
+        };
+        let Verdict::Blocked(p) = verdict(&LESSONS[5], &m5) else {
+            panic!()
+        };
+        assert!(p.iter().any(|s| s.contains("iputils-ping")));
         let Verdict::Coming(p) = verdict(&LESSONS[7], &m) else {
             panic!()
         };

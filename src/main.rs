@@ -5,20 +5,24 @@ mod container;
 mod doctor;
 mod error;
 mod lessons;
+mod network;
 mod ns;
 mod observe;
 mod prose;
+mod rootfs;
+mod shell;
 mod sys;
 mod ui;
 
 use clap::Parser;
 use colored::Colorize;
 
-use cli::{Cli, Command, RunArgs};
-use container::{Spec, cleanup};
+use cli::{Cli, Command, RunArgs, ShellArgs};
+use container::{DEFAULT_HOSTNAME, Spec, cleanup};
 use error::{Error, Result};
 use lessons::LESSONS;
 use ns::Kind;
+use rootfs::Root;
 
 fn main() {
     let code = match run() {
@@ -75,11 +79,13 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
                 kinds: args.kinds.kinds(),
                 no_pause: args.no_pause,
                 shell: args.shell,
+                subnet: args.subnet,
             };
             lessons::run(lesson, &options)?;
             Ok(0)
         }
         Some(Command::Run(args)) => run_command(args),
+        Some(Command::Shell(args)) => shell_command(args),
         Some(Command::Doctor) => {
             let machine = doctor::Machine::inspect();
             Ok(if doctor::report(&machine) { 0 } else { 1 })
@@ -99,24 +105,77 @@ fn run_command(args: RunArgs) -> Result<i32> {
             ));
         }
     };
-    let mut spec = Spec::new(kinds);
-    if let Some(name) = args.hostname {
-        if !kinds.contains(Kind::Uts) {
-            return Err(Error::Usage(
-                "--hostname needs a UTS namespace, or it would rename the host.\n  fix: add --uts"
-                    .into(),
+    let usage = |text: &str| Err(Error::Usage(text.into()));
+    let root = match (&args.rootfs, kinds.contains(Kind::Mnt)) {
+        (Some(dir), true) => Root::Dir(rootfs::check_user_root(dir)?),
+        (None, true) => Root::Skeleton,
+        (Some(_), false) => return usage("--rootfs needs a mount namespace.\n  fix: add --mnt"),
+        (None, false) => Root::Host,
+    };
+    let mut spec = Spec::new(kinds).root(root);
+    match args.hostname {
+        Some(_) if !kinds.contains(Kind::Uts) => {
+            return usage(
+                "--hostname needs a UTS namespace, or it would rename the host.\n  fix: add --uts",
+            );
+        }
+        Some(name) if name.is_empty() || name.len() > 64 => {
+            return usage(
+                "--hostname must be 1 to 64 characters long.\n  fix: pick a shorter name",
+            );
+        }
+        Some(name) => spec = spec.hostname(name),
+        // A container with its own root and UTS namespace is named like
+        // its /etc/hostname; with the host's root, keep unshare's habit.
+        None if kinds.contains(Kind::Uts) && spec.root != Root::Host => {
+            spec = spec.hostname(DEFAULT_HOSTNAME)
+        }
+        None => {}
+    }
+    if args.veth {
+        ui::narrate_to_stderr();
+        if !kinds.contains(Kind::Net) {
+            return usage("--veth needs a network namespace for the other end.\n  fix: add --net");
+        }
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::Setup(
+                "the host end of a veth pair can only be made by root.\n  fix: run with sudo, or leave out --veth".into(),
             ));
         }
-        if name.is_empty() || name.len() > 64 {
-            return Err(Error::Usage(
-                "--hostname must be 1 to 64 characters long.\n  fix: pick a shorter name".into(),
-            ));
-        }
-        spec = spec.hostname(name);
+        network::require_ip()?;
+        spec.veth = Some(match args.subnet {
+            Some(subnet) => subnet,
+            None => network::free_subnet()?,
+        });
     }
     container::run(&spec, &args.command)
 }
 // ANCHOR_END: run_command
+
+fn shell_command(args: ShellArgs) -> Result<i32> {
+    let lesson = match &args.upto {
+        Some(n) => lessons::find(n)?,
+        None => LESSONS
+            .iter()
+            .rev()
+            .find(|l| l.is_available())
+            .unwrap_or(&LESSONS[0]),
+    };
+    let spec = lessons::container_spec(lesson, None);
+    let container = container::Container::start(&spec)?;
+    println!(
+        "A shell inside the container of lesson {} (namespaces: {}). Type `exit` to leave;",
+        lesson.number, spec.kinds
+    );
+    println!("the container and everything it made go with it.");
+    if spec.root != Root::Host {
+        print!("\n{}\n", rootfs::motd());
+    }
+    shell::run(
+        &container,
+        &format!("learnns shell --upto {}", lesson.number),
+    )
+}
 
 fn list_lessons() {
     for lesson in &LESSONS {

@@ -9,6 +9,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -20,6 +21,15 @@ use nix::unistd::Pid;
 use crate::error::{Error, Result};
 use crate::ns::{Kind, KindSet};
 
+/// What a path on the host is, as far as assembling a root needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEntry {
+    Missing,
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
 /// What the set-up of a container asks of the kernel, from inside it.
 pub trait Sys {
     /// `unshare(2)` the given kinds for the calling process.
@@ -28,10 +38,28 @@ pub trait Sys {
     fn sethostname(&mut self, name: &str) -> Result<()>;
     /// `mount --make-rprivate /`: stop mount events flowing back to the host.
     fn make_mounts_private(&mut self) -> Result<()>;
-    /// `mount -t proc proc /proc`: a `/proc` that shows the caller's PID namespace.
-    fn mount_proc(&mut self) -> Result<()>;
+    /// `mount -t proc proc TARGET`: a `/proc` for the caller's PID namespace.
+    fn mount_proc(&mut self, target: &Path) -> Result<()>;
+    /// `mount -t sysfs -o ro sysfs TARGET`.
+    fn mount_sysfs(&mut self, target: &Path) -> Result<()>;
+    /// `mount -t tmpfs -o OPTIONS NAME TARGET`.
+    fn mount_tmpfs(&mut self, name: &str, target: &Path, options: &str) -> Result<()>;
+    /// `mount --rbind SOURCE TARGET`, then read-only if asked.
+    fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()>;
+    /// `pivot_root NEW_ROOT NEW_ROOT/.oldroot`, then detach the old root.
+    fn pivot_root(&mut self, new_root: &Path) -> Result<()>;
+    /// `chroot NEW_ROOT` and `cd /`: the weaker way, for the lesson's demonstration.
+    fn chroot(&mut self, new_root: &Path) -> Result<()>;
     /// Move the caller into the time namespace it created for its children.
     fn enter_time_for_children(&mut self) -> Result<()>;
+    /// `mkdir -p`.
+    fn mkdir(&mut self, path: &Path) -> Result<()>;
+    /// Create a file with these bytes.
+    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> Result<()>;
+    /// `ln -s TARGET LINK`.
+    fn symlink(&mut self, target: &Path, link: &Path) -> Result<()>;
+    /// What `path` is on the host (before the root is switched).
+    fn host_entry(&mut self, path: &Path) -> HostEntry;
 }
 
 // ANCHOR: kernel
@@ -54,10 +82,55 @@ impl Sys for Kernel {
             .map_err(|e| Error::sys("mount --make-rprivate /", e))
     }
 
-    fn mount_proc(&mut self) -> Result<()> {
+    fn mount_proc(&mut self, target: &Path) -> Result<()> {
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>)
-            .map_err(|e| Error::sys("mount -t proc proc /proc", e))
+        mount(Some("proc"), target, Some("proc"), flags, None::<&str>)
+            .map_err(|e| Error::sys(format!("mount -t proc proc {}", target.display()), e))
+    }
+
+    fn mount_sysfs(&mut self, target: &Path) -> Result<()> {
+        let flags =
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+        mount(Some("sysfs"), target, Some("sysfs"), flags, None::<&str>)
+            .map_err(|e| Error::sys(format!("mount -t sysfs sysfs {}", target.display()), e))
+    }
+
+    fn mount_tmpfs(&mut self, name: &str, target: &Path, options: &str) -> Result<()> {
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        mount(Some(name), target, Some("tmpfs"), flags, Some(options))
+            .map_err(|e| Error::sys(format!("mount -t tmpfs {name} {}", target.display()), e))
+    }
+
+    fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()> {
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|e| {
+            Error::sys(
+                format!("mount --rbind {} {}", source.display(), target.display()),
+                e,
+            )
+        })?;
+        if read_only {
+            remount_read_only(target)?;
+        }
+        Ok(())
+    }
+
+    fn pivot_root(&mut self, new_root: &Path) -> Result<()> {
+        let old = new_root.join(".oldroot");
+        self.mkdir(&old)?;
+        nix::unistd::pivot_root(new_root, &old)
+            .map_err(|e| Error::sys(format!("pivot_root {}", new_root.display()), e))?;
+        nix::unistd::chdir("/").map_err(|e| Error::sys("cd /", e))?;
+        // Detach the host's tree: from now on no path leads back to it.
+        nix::mount::umount2("/.oldroot", nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| Error::sys("umount -l /.oldroot", e))?;
+        std::fs::remove_dir("/.oldroot").map_err(|e| Error::io("rmdir /.oldroot", e))
+    }
+
+    fn chroot(&mut self, new_root: &Path) -> Result<()> {
+        nix::unistd::chroot(new_root)
+            .map_err(|e| Error::sys(format!("chroot {}", new_root.display()), e))?;
+        nix::unistd::chdir("/").map_err(|e| Error::sys("cd /", e))
     }
 
     fn enter_time_for_children(&mut self) -> Result<()> {
@@ -66,28 +139,150 @@ impl Sys for Kernel {
         let flags = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
         nix::sched::setns(fd, flags).map_err(|e| Error::sys("setns(time)", e))
     }
+
+    fn mkdir(&mut self, path: &Path) -> Result<()> {
+        std::fs::create_dir_all(path)
+            .map_err(|e| Error::io(format!("mkdir -p {}", path.display()), e))
+    }
+
+    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        std::fs::write(path, bytes).map_err(|e| Error::io(format!("write {}", path.display()), e))
+    }
+
+    fn symlink(&mut self, target: &Path, link: &Path) -> Result<()> {
+        std::os::unix::fs::symlink(target, link)
+            .map_err(|e| Error::io(format!("ln -s {} {}", target.display(), link.display()), e))
+    }
+
+    fn host_entry(&mut self, path: &Path) -> HostEntry {
+        match std::fs::symlink_metadata(path) {
+            Err(_) => HostEntry::Missing,
+            Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(path) {
+                Ok(target) => HostEntry::Symlink(target),
+                Err(_) => HostEntry::Missing,
+            },
+            Ok(m) if m.is_dir() => HostEntry::Dir,
+            Ok(_) => HostEntry::File,
+        }
+    }
+}
+
+/// Make a bind mount read-only. The remount must repeat the flags the mount
+/// already has: in a user namespace they are locked, and dropping one would
+/// be refused.
+fn remount_read_only(target: &Path) -> Result<()> {
+    use nix::sys::statvfs::FsFlags;
+    let kept = nix::sys::statvfs::statvfs(target)
+        .map(|s| s.flags())
+        .map_err(|e| Error::sys(format!("statvfs {}", target.display()), e))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (st, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if kept.contains(st) {
+            flags |= ms;
+        }
+    }
+    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(|e| Error::sys(format!("mount -o remount,bind,ro {}", target.display()), e))
 }
 // ANCHOR_END: kernel
 
 /// One call recorded by [`Recorder`].
-#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
     Unshare(KindSet),
     Sethostname(String),
     MakeMountsPrivate,
-    MountProc,
+    MountProc(PathBuf),
+    MountSysfs(PathBuf),
+    MountTmpfs(String, PathBuf),
+    Bind(PathBuf, PathBuf, bool),
+    PivotRoot(PathBuf),
+    Chroot(PathBuf),
     EnterTimeForChildren,
+    Mkdir(PathBuf),
+    WriteFile(PathBuf, Vec<u8>),
+    Symlink(PathBuf, PathBuf),
 }
 
-/// A fake kernel that only writes down what it was asked.
-#[cfg(test)]
+impl Call {
+    /// Does this call change what the container sees (a mount, a root
+    /// switch, a name), rather than fill in files?
+    pub fn is_mount_or_switch(&self) -> bool {
+        !matches!(
+            self,
+            Call::Mkdir(_) | Call::WriteFile(..) | Call::Symlink(..)
+        )
+    }
+
+    /// The same step as commands a learner could type in a shell.
+    pub fn commands(&self) -> Vec<String> {
+        let d = |p: &PathBuf| p.display().to_string();
+        match self {
+            Call::Unshare(kinds) => vec![format!("unshare {}", kinds.util_flags())],
+            Call::Sethostname(name) => vec![format!("hostname {name}")],
+            Call::MakeMountsPrivate => vec!["mount --make-rprivate /".into()],
+            Call::MountProc(t) => vec![format!("mount -t proc proc {}", d(t))],
+            Call::MountSysfs(t) => vec![format!("mount -t sysfs -o ro sysfs {}", d(t))],
+            Call::MountTmpfs(name, t) => vec![format!("mount -t tmpfs {name} {}", d(t))],
+            Call::Bind(s, t, false) => vec![format!("mount --rbind {} {}", d(s), d(t))],
+            Call::Bind(s, t, true) => vec![
+                format!("mount --rbind {} {}", d(s), d(t)),
+                format!("mount -o remount,bind,ro {}", d(t)),
+            ],
+            Call::PivotRoot(r) => vec![
+                format!("mkdir {}/.oldroot", d(r)),
+                format!("pivot_root {} {}/.oldroot", d(r), d(r)),
+                "cd /".into(),
+                "umount -l /.oldroot".into(),
+                "rmdir /.oldroot".into(),
+            ],
+            Call::Chroot(r) => vec![format!("chroot {}", d(r)), "cd /".into()],
+            Call::EnterTimeForChildren => {
+                vec!["nsenter --time=/proc/self/ns/time_for_children".into()]
+            }
+            Call::Mkdir(p) => vec![format!("mkdir -p {}", d(p))],
+            Call::WriteFile(p, _) => vec![format!("cat > {}", d(p))],
+            Call::Symlink(t, l) => vec![format!("ln -s {} {}", d(t), d(l))],
+        }
+    }
+}
+
+/// A stand-in kernel that only writes down what it was asked. It answers
+/// questions about the host truthfully ([`Recorder::on_this_host`]), so a
+/// lesson can show the exact steps its container will take, or from a fixed
+/// pretend host with merged /usr ([`Recorder::default`]), for unit tests.
 #[derive(Debug, Default)]
 pub struct Recorder {
     pub calls: Vec<Call>,
+    real_host: bool,
 }
 
-#[cfg(test)]
+impl Recorder {
+    pub fn on_this_host() -> Recorder {
+        Recorder {
+            calls: Vec::new(),
+            real_host: true,
+        }
+    }
+
+    /// Only the mounts and root switches, in order: what changes the view.
+    #[cfg(test)]
+    pub fn mounts(&self) -> Vec<Call> {
+        self.calls
+            .iter()
+            .filter(|c| c.is_mount_or_switch())
+            .cloned()
+            .collect()
+    }
+}
+
 impl Sys for Recorder {
     fn unshare(&mut self, kinds: KindSet) -> Result<()> {
         self.calls.push(Call::Unshare(kinds));
@@ -101,13 +296,62 @@ impl Sys for Recorder {
         self.calls.push(Call::MakeMountsPrivate);
         Ok(())
     }
-    fn mount_proc(&mut self) -> Result<()> {
-        self.calls.push(Call::MountProc);
+    fn mount_proc(&mut self, target: &Path) -> Result<()> {
+        self.calls.push(Call::MountProc(target.into()));
+        Ok(())
+    }
+    fn mount_sysfs(&mut self, target: &Path) -> Result<()> {
+        self.calls.push(Call::MountSysfs(target.into()));
+        Ok(())
+    }
+    fn mount_tmpfs(&mut self, name: &str, target: &Path, _options: &str) -> Result<()> {
+        self.calls
+            .push(Call::MountTmpfs(name.into(), target.into()));
+        Ok(())
+    }
+    fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()> {
+        self.calls
+            .push(Call::Bind(source.into(), target.into(), read_only));
+        Ok(())
+    }
+    fn pivot_root(&mut self, new_root: &Path) -> Result<()> {
+        self.calls.push(Call::PivotRoot(new_root.into()));
+        Ok(())
+    }
+    fn chroot(&mut self, new_root: &Path) -> Result<()> {
+        self.calls.push(Call::Chroot(new_root.into()));
         Ok(())
     }
     fn enter_time_for_children(&mut self) -> Result<()> {
         self.calls.push(Call::EnterTimeForChildren);
         Ok(())
+    }
+    fn mkdir(&mut self, path: &Path) -> Result<()> {
+        self.calls.push(Call::Mkdir(path.into()));
+        Ok(())
+    }
+    fn write_file(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.calls
+            .push(Call::WriteFile(path.into(), bytes.to_vec()));
+        Ok(())
+    }
+    fn symlink(&mut self, target: &Path, link: &Path) -> Result<()> {
+        self.calls.push(Call::Symlink(target.into(), link.into()));
+        Ok(())
+    }
+    fn host_entry(&mut self, path: &Path) -> HostEntry {
+        if self.real_host {
+            return Kernel.host_entry(path);
+        }
+        match path.to_str().unwrap_or("") {
+            "/usr" | "/etc/alternatives" => HostEntry::Dir,
+            "/etc/ld.so.cache" | "/dev/null" | "/dev/zero" | "/dev/urandom" => HostEntry::File,
+            "/bin" => HostEntry::Symlink("usr/bin".into()),
+            "/lib" => HostEntry::Symlink("usr/lib".into()),
+            // The pretend user root used in tests has every mount point.
+            p if p.starts_with("/srv/alpine/") => HostEntry::Dir,
+            _ => HostEntry::Missing,
+        }
     }
 }
 
@@ -179,6 +423,26 @@ pub fn enter_on_spawn(command: &mut Command, targets: Vec<(Kind, OwnedFd)>) {
 }
 // ANCHOR_END: enter
 
+/// Fork a child that joins the namespaces behind `targets` and runs `body`,
+/// exiting with what it returns. For work learnns does inside with its own
+/// code (a socket, a probe) rather than by running a program.
+pub fn fork_into(targets: Vec<(Kind, OwnedFd)>, body: impl FnOnce() -> i32) -> Result<Pid> {
+    // SAFETY: learnns is single-threaded, so the child holds no lock another
+    // thread owned; it leaves with exit_now, never returning into our caller.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+        nix::unistd::ForkResult::Parent { child } => Ok(child),
+        nix::unistd::ForkResult::Child => {
+            for (kind, fd) in &targets {
+                let flags = CloneFlags::from_bits_retain(kind.clone_flag());
+                if nix::sched::setns(fd, flags).is_err() {
+                    exit_now(125);
+                }
+            }
+            exit_now(body())
+        }
+    }
+}
+
 /// Wait for a child with bare system calls (safe between fork and exec) and
 /// turn its end into an exit code the way a shell does.
 fn wait_raw(pid: libc::pid_t) -> i32 {
@@ -227,6 +491,34 @@ pub fn exec(argv: &[String]) -> nix::Error {
         None => nix::Error::EINVAL,
     }
 }
+
+// ANCHOR: escape
+/// The classic way out of a chroot, tried from inside a container: chroot
+/// into a subdirectory while keeping the current directory outside it, walk
+/// up with `..` past the old root, and chroot to where the walk ended. After
+/// a chroot this reaches the real root of the mount namespace; after
+/// `pivot_root` with the old root detached, there is nothing above `/`.
+/// Returns the names in the `/` it reached.
+pub fn chroot_escape() -> Result<Vec<String>> {
+    fn fail(what: &'static str) -> impl Fn(nix::Error) -> Error {
+        move |e| Error::sys(what, e)
+    }
+    nix::unistd::chdir("/").map_err(fail("cd /"))?;
+    nix::unistd::chroot("/tmp").map_err(fail("chroot /tmp"))?;
+    // The current directory is now outside the root, so ".." is not stopped.
+    for _ in 0..64 {
+        nix::unistd::chdir("..").map_err(fail("cd .."))?;
+    }
+    nix::unistd::chroot(".").map_err(fail("chroot ."))?;
+    let mut names: Vec<String> = std::fs::read_dir("/")
+        .map_err(|e| Error::io("ls /", e))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+// ANCHOR_END: escape
 
 // ANCHOR: ipc
 /// Create a System V message queue in the caller's IPC namespace, as

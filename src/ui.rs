@@ -141,9 +141,22 @@ pub fn heading(text: &str) {
     println!("\n{}", format!("▶ {text}").bold().cyan());
 }
 
+static NARRATE_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Send the commands learnns shows to stderr: under `run`, stdout belongs to
+/// the command in the container.
+pub fn narrate_to_stderr() {
+    NARRATE_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Show a command exactly as the learner could type it.
 pub fn command_line(prompt: &str, line: &str) {
-    println!("  {} {}", prompt.dimmed(), line.yellow());
+    let text = format!("  {} {}", prompt.dimmed(), line.yellow());
+    if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
 }
 
 #[cfg(test)]

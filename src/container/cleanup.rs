@@ -22,24 +22,44 @@ pub enum Undo {
     /// A System V message queue made on the host (lesson 2). `ctime` is its
     /// creation time, so a recycled id is never removed by mistake.
     MsgQueue { id: i32, ctime: u64 },
+    /// A network link on the host (the host end of a veth pair). Deleting
+    /// one end of a veth pair deletes the other.
+    Link { name: String },
+    /// A name for a network namespace in /run/netns (`ip netns attach`).
+    Netns { name: String },
 }
+
+/// Every host-side name learnns gives starts with this, then the run's PID.
+pub const PREFIX: &str = "learnns";
 
 impl Undo {
     fn to_line(&self) -> String {
         match self {
             Undo::Process { pid, start } => format!("process {pid} {start}"),
             Undo::MsgQueue { id, ctime } => format!("msgqueue {id} {ctime}"),
+            Undo::Link { name } => format!("link {name}"),
+            Undo::Netns { name } => format!("netns {name}"),
         }
     }
 
     fn from_line(line: &str) -> Option<Undo> {
-        let mut words = line.split_whitespace();
-        let kind = words.next()?;
-        let a = words.next()?.parse().ok()?;
-        let b = words.next()?.parse().ok()?;
-        match kind {
-            "process" => Some(Undo::Process { pid: a, start: b }),
-            "msgqueue" => Some(Undo::MsgQueue { id: a, ctime: b }),
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ours = |name: &str| name.starts_with(PREFIX) && name.len() <= 15 && !name.contains('/');
+        match words.as_slice() {
+            ["process", pid, start] => Some(Undo::Process {
+                pid: pid.parse().ok()?,
+                start: start.parse().ok()?,
+            }),
+            ["msgqueue", id, ctime] => Some(Undo::MsgQueue {
+                id: id.parse().ok()?,
+                ctime: ctime.parse().ok()?,
+            }),
+            ["link", name] if ours(name) => Some(Undo::Link {
+                name: name.to_string(),
+            }),
+            ["netns", name] if ours(name) => Some(Undo::Netns {
+                name: name.to_string(),
+            }),
             _ => None,
         }
     }
@@ -49,26 +69,56 @@ impl Undo {
     /// someone else. A later run recovering a journal checks first. Returns a
     /// description when something was actually undone.
     fn undo(&self, ours: bool) -> Option<String> {
-        match *self {
+        match self {
             Undo::Process { pid, start } => {
-                if !ours && process_start(pid) != Some(start) {
+                if !ours && process_start(*pid) != Some(*start) {
                     return None;
                 }
-                kill(Pid::from_raw(pid), Signal::SIGKILL).ok()?;
+                kill(Pid::from_raw(*pid), Signal::SIGKILL).ok()?;
                 if ours {
-                    let _ = waitpid(Pid::from_raw(pid), None);
+                    let _ = waitpid(Pid::from_raw(*pid), None);
                 }
                 Some(format!("stopped container process {pid}"))
             }
             Undo::MsgQueue { id, ctime } => {
-                if !ours && msg_queue_ctime(id) != Some(ctime) {
+                if !ours && msg_queue_ctime(*id) != Some(*ctime) {
                     return None;
                 }
-                sys::msg_queue_remove(id).ok()?;
+                sys::msg_queue_remove(*id).ok()?;
                 Some(format!("removed message queue {id} (`ipcrm -q {id}`)"))
+            }
+            Undo::Link { name } => {
+                if !std::path::Path::new("/sys/class/net").join(name).exists() {
+                    return None;
+                }
+                quiet_ip(&["link", "delete", name])?;
+                Some(format!(
+                    "removed network link {name} (`ip link delete {name}`)"
+                ))
+            }
+            Undo::Netns { name } => {
+                if !std::path::Path::new("/run/netns").join(name).exists() {
+                    return None;
+                }
+                quiet_ip(&["netns", "delete", name])?;
+                Some(format!(
+                    "removed network namespace name {name} (`ip netns delete {name}`)"
+                ))
             }
         }
     }
+}
+
+/// Run `ip` for clean-up, without output; None if it failed.
+fn quiet_ip(args: &[&str]) -> Option<()> {
+    let status = std::process::Command::new("ip")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then_some(())
 }
 
 /// The start time of a process, or None if it does not exist.
@@ -241,11 +291,20 @@ mod tests {
         for undo in [
             Undo::Process { pid: 42, start: 7 },
             Undo::MsgQueue { id: 3, ctime: 99 },
+            Undo::Link {
+                name: "learnns123h".into(),
+            },
+            Undo::Netns {
+                name: "learnns123".into(),
+            },
         ] {
             assert_eq!(Undo::from_line(&undo.to_line()), Some(undo));
         }
         assert_eq!(Undo::from_line("process x 1"), None);
         assert_eq!(Undo::from_line("veth 1 2"), None);
+        // A journal can only ever make learnns delete learnns's own names.
+        assert_eq!(Undo::from_line("link eth0"), None);
+        assert_eq!(Undo::from_line("netns learnns/../x"), None);
         assert_eq!(Undo::from_line(""), None);
     }
 

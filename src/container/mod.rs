@@ -7,6 +7,7 @@ pub mod cleanup;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
 use crate::error::{Error, Result};
+use crate::network::{self, Subnet, Veth};
 use crate::ns::{Identities, Kind, KindSet};
+use crate::rootfs::{self, Root, Switch};
 use crate::sys::{self, Sys};
 use cleanup::{Token, Undo};
 
@@ -27,14 +30,30 @@ pub struct Spec {
     pub kinds: KindSet,
     /// Set inside a new UTS namespace; `None` keeps the copy of the host's.
     pub hostname: Option<String>,
+    /// The tree that becomes `/` (with a mount namespace).
+    pub root: Root,
+    /// How the first process gets there.
+    pub switch: Switch,
+    /// Join the container to the host with a veth pair on this subnet.
+    pub veth: Option<Subnet>,
 }
+
+/// The hostname a container gets when nobody chose one; also the skeleton's
+/// `/etc/hostname`.
+pub const DEFAULT_HOSTNAME: &str = "container";
 
 impl Spec {
     pub fn new(kinds: KindSet) -> Spec {
         Spec {
             kinds,
-            hostname: None,
+            ..Spec::default()
         }
+    }
+
+    /// Use this root (only takes effect with a mount namespace).
+    pub fn root(mut self, root: Root) -> Spec {
+        self.root = root;
+        self
     }
 
     pub fn hostname(mut self, name: impl Into<String>) -> Spec {
@@ -72,11 +91,20 @@ pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
     }
     if spec.kinds.contains(Kind::Mnt) {
         // Mounts start out shared with the host's; make them private first,
-        // or the /proc we mount next would appear on the host too.
+        // or every mount below would appear on the host too.
         sys.make_mounts_private()?;
-        if spec.kinds.contains(Kind::Pid) {
-            // The inherited /proc shows the host's PID namespace.
-            sys.mount_proc()?;
+        let fresh_proc = spec.kinds.contains(Kind::Pid);
+        if spec.root == Root::Host {
+            if fresh_proc {
+                // The inherited /proc shows the host's PID namespace.
+                sys.mount_proc(Path::new("/proc"))?;
+            }
+        } else {
+            let hostname = spec.hostname.as_deref().unwrap_or(DEFAULT_HOSTNAME);
+            // sysfs shows network devices, so the kernel allows a fresh one
+            // only to whoever owns the network namespace.
+            let sysfs = spec.kinds.contains(Kind::Net) || !spec.kinds.contains(Kind::User);
+            rootfs::assemble(sys, &spec.root, hostname, fresh_proc, sysfs, spec.switch)?;
         }
     }
     if spec.kinds.contains(Kind::Time) {
@@ -95,17 +123,22 @@ enum Init<'a> {
     Hold,
     /// Become `argv`, optionally with output sent to a pipe.
     Exec(&'a [String], Option<OwnedFd>),
+    /// Run a piece of learnns inside and send what it found to a pipe.
+    Probe(Probe, OwnedFd),
 }
+
+/// A check that runs inside a freshly set-up container.
+pub type Probe = fn() -> Result<String>;
 
 /// A running container: its init process holds the namespaces open.
 #[derive(Debug)]
 pub struct Container {
     pub pid: Pid,
-    pub spec: Spec,
     token: Token,
     /// Our end of the start pipe: while it is open the init stays; when
     /// learnns goes away it reads EOF and exits.
     _lifeline: OwnedFd,
+    _veth: Option<Veth>,
 }
 
 /// The messages the child sends up the sync pipe.
@@ -117,12 +150,12 @@ impl Container {
     // ANCHOR: start
     /// Create the namespaces with a first process that holds them open.
     pub fn start(spec: &Spec) -> Result<Container> {
-        let (pid, token, lifeline) = spawn(spec, Init::Hold)?;
+        let started = spawn(spec, Init::Hold)?;
         Ok(Container {
-            pid,
-            spec: spec.clone(),
-            token,
-            _lifeline: lifeline,
+            pid: started.pid,
+            token: started.token,
+            _lifeline: started.lifeline,
+            _veth: started.veth,
         })
     }
     // ANCHOR_END: start
@@ -135,44 +168,65 @@ impl Container {
     /// A command that will run inside every namespace where the container
     /// differs from learnns itself, like `nsenter -t PID ...`.
     pub fn command(&self, argv: &[String]) -> Result<Command> {
-        let targets = self.targets()?;
-        let mut command = Command::new(&argv[0]);
-        command.args(&argv[1..]);
-        sys::enter_on_spawn(&mut command, targets);
-        Ok(command)
-    }
-
-    fn differing(&self) -> Result<KindSet> {
-        Ok(Identities::of_self()?.differing(&self.identities()?))
-    }
-
-    fn targets(&self) -> Result<Vec<(Kind, OwnedFd)>> {
-        let mut targets = Vec::new();
-        for kind in self.differing()?.iter() {
-            let path = format!("/proc/{}/ns/{}", self.pid, kind.proc_name());
-            let file = File::open(&path).map_err(|e| match e.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ESRCH) => Error::Setup(format!(
-                    "the container's init (PID {}) is gone; start the lesson again",
-                    self.pid
-                )),
-                _ => Error::io(format!("open {path}"), e),
-            })?;
-            targets.push((kind, OwnedFd::from(file)));
-        }
-        Ok(targets)
+        command_in(self.pid, argv)
     }
 
     /// The `nsenter` line that does what [`Container::command`] does.
     pub fn nsenter_line(&self, argv: &[String]) -> String {
-        let kinds = self.differing().unwrap_or(self.spec.kinds);
-        let mut words = vec![format!("nsenter -t {}", self.pid)];
-        if !kinds.is_empty() {
-            words.push(kinds.util_flags());
-        }
-        words.push("--".into());
-        words.push(shell_words(argv));
-        words.join(" ")
+        nsenter_line(self.pid, argv)
     }
+
+    /// Fork a child of learnns into the container's namespaces of `kinds`
+    /// to run `body` there.
+    pub fn fork_inside(&self, kinds: KindSet, body: impl FnOnce() -> i32) -> Result<Pid> {
+        let targets = targets(self.pid)?
+            .into_iter()
+            .filter(|(kind, _)| kinds.contains(*kind))
+            .collect();
+        sys::fork_into(targets, body)
+    }
+}
+
+/// The kinds in which process `pid` differs from learnns.
+fn differing(pid: Pid) -> Result<KindSet> {
+    Ok(Identities::of_self()?.differing(&Identities::of(pid.as_raw())?))
+}
+
+/// Open `/proc/PID/ns/*` for every kind where `pid` differs from us.
+fn targets(pid: Pid) -> Result<Vec<(Kind, OwnedFd)>> {
+    let mut targets = Vec::new();
+    for kind in differing(pid)?.iter() {
+        let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
+        let file = File::open(&path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::Setup(format!(
+                "the container's init (PID {pid}) is gone; start again"
+            )),
+            _ => Error::io(format!("open {path}"), e),
+        })?;
+        targets.push((kind, OwnedFd::from(file)));
+    }
+    Ok(targets)
+}
+
+/// A command that will run inside the namespaces of process `pid`.
+pub fn command_in(pid: Pid, argv: &[String]) -> Result<Command> {
+    let targets = targets(pid)?;
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    sys::enter_on_spawn(&mut command, targets);
+    Ok(command)
+}
+
+/// The `nsenter` line that does what [`command_in`] does.
+pub fn nsenter_line(pid: Pid, argv: &[String]) -> String {
+    let mut words = vec![format!("nsenter -t {pid}")];
+    let flags = differing(pid).map(|k| k.util_flags()).unwrap_or_default();
+    if !flags.is_empty() {
+        words.push(flags);
+    }
+    words.push("--".into());
+    words.push(shell_words(argv));
+    words.join(" ")
 }
 
 impl Drop for Container {
@@ -184,19 +238,33 @@ impl Drop for Container {
 /// Run `argv` as the first process of a new container (like `unshare
 /// --fork`) and return its exit status, or 128+signal.
 pub fn run(spec: &Spec, argv: &[String]) -> Result<i32> {
-    let (pid, token, _) = spawn(spec, Init::Exec(argv, None))?;
-    let status = wait_for(pid, token)?;
-    Ok(status)
+    let started = spawn(spec, Init::Exec(argv, None))?;
+    wait_for(started.pid, started.token)
+}
+
+/// Run `probe` as the first process of a new container; return its report.
+pub fn run_probe(spec: &Spec, probe: Probe) -> Result<String> {
+    let (read_end, write_end) =
+        pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
+    let started = spawn(spec, Init::Probe(probe, write_end))?;
+    let mut text = String::new();
+    let read = File::from(read_end).read_to_string(&mut text);
+    let status = wait_for(started.pid, started.token)?;
+    read.map_err(|e| Error::io("read the container's report", e))?;
+    if status != 0 {
+        return Err(Error::Setup(text));
+    }
+    Ok(text)
 }
 
 /// Like [`run`], capturing what the command writes to stdout and stderr.
 pub fn run_captured(spec: &Spec, argv: &[String]) -> Result<(i32, String)> {
     let (read_end, write_end) =
         pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e))?;
-    let (pid, token, _) = spawn(spec, Init::Exec(argv, Some(write_end)))?;
+    let started = spawn(spec, Init::Exec(argv, Some(write_end)))?;
     let mut text = String::new();
     let read = File::from(read_end).read_to_string(&mut text);
-    let status = wait_for(pid, token)?;
+    let status = wait_for(started.pid, started.token)?;
     read.map_err(|e| Error::io("read the container's output", e))?;
     Ok((status, text))
 }
@@ -231,12 +299,13 @@ fn wait_for(pid: Pid, token: Token) -> Result<i32> {
 /// Clone the first process into new namespaces and bring it up in lockstep:
 /// the parent writes what only the host side can (user ID maps), then lets
 /// the child set itself up; the child reports back before going on.
-fn spawn(spec: &Spec, init: Init) -> Result<(Pid, Token, OwnedFd)> {
+fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
     let (go_read, go_write) = pipe2(cloexec).map_err(|e| Error::sys("pipe", e))?;
     let (report_read, report_write) = pipe2(cloexec).map_err(|e| Error::sys("pipe", e))?;
     let go_write_raw = go_write.as_raw_fd();
-    let holds = matches!(init, Init::Hold);
+    // A holding init keeps the report pipe open; the others end it.
+    let holds = matches!(init, Init::Hold | Init::Probe(..));
 
     let mut init = Some(init);
     let child = sys::clone_into(spec.kinds, || {
@@ -264,15 +333,37 @@ fn spawn(spec: &Spec, init: Init) -> Result<(Pid, Token, OwnedFd)> {
         if spec.kinds.contains(Kind::User) {
             write_id_maps(child)?;
         }
+        // The host side of the network is ready before the command starts.
+        let veth = match spec.veth {
+            Some(subnet) => Some(network::connect(child, subnet)?),
+            None => None,
+        };
         nix::unistd::write(&go_write, &[READY])
             .map_err(|e| Error::sys("start the container", e))?;
-        read_report(File::from(report_read), holds)
+        read_report(File::from(report_read), holds)?;
+        Ok(veth)
     })();
-    if let Err(e) = result {
-        cleanup::undo(token);
-        return Err(e);
+    match result {
+        Ok(veth) => Ok(Started {
+            pid: child,
+            token,
+            lifeline: go_write,
+            veth,
+        }),
+        Err(e) => {
+            cleanup::undo(token);
+            Err(e)
+        }
     }
-    Ok((child, token, go_write))
+}
+
+/// A first process that is up and running.
+struct Started {
+    pid: Pid,
+    token: Token,
+    /// The parent's end of the start pipe; see [`Container`].
+    lifeline: OwnedFd,
+    veth: Option<Veth>,
 }
 // ANCHOR_END: spawn
 
@@ -363,6 +454,15 @@ fn child_main(
             }
             send(report, &[READY]);
             hold(go)
+        }
+        Some(Init::Probe(probe, output)) => {
+            send(report, &[READY]);
+            let (text, code) = match probe() {
+                Ok(text) => (text, 0),
+                Err(e) => (e.to_string(), 1),
+            };
+            let _ = nix::unistd::write(&output, text.as_bytes());
+            sys::exit_now(code)
         }
         Some(Init::Exec(argv, output)) => {
             if let Some(fd) = output {
@@ -455,7 +555,7 @@ mod tests {
         let kinds = KindSet::new().with(Kind::Mnt).with(Kind::Pid);
         assert_eq!(
             calls(&Spec::new(kinds)),
-            vec![Call::MakeMountsPrivate, Call::MountProc]
+            vec![Call::MakeMountsPrivate, Call::MountProc("/proc".into())]
         );
         // Without a PID namespace the host's /proc is still right.
         assert_eq!(

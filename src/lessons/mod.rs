@@ -3,17 +3,21 @@
 
 mod intro;
 mod ipc;
+mod mnt;
+mod net;
 mod pid;
 mod uts;
 
 use colored::Colorize;
 
-use crate::container::{Container, Spec, shell_words};
+use crate::container::{Container, DEFAULT_HOSTNAME, Spec, shell_words};
 use crate::error::{Error, Result};
+use crate::network::Subnet;
 use crate::ns::{Identities, Kind, KindSet};
 use crate::observe::{self, Capture};
 use crate::prose;
-use crate::sys;
+use crate::rootfs::Root;
+use crate::shell;
 use crate::ui::{self, Choice};
 
 /// The steps of a lesson, run against a session.
@@ -70,18 +74,18 @@ pub const LESSONS: [Lesson; 10] = [
     Lesson {
         number: 4,
         name: "mnt",
-        title: "A root filesystem of its own",
+        title: "A root file system of its own",
         adds: Some(Kind::Mnt),
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/mnt.md"),
+        steps: Some(mnt::steps),
     },
     Lesson {
         number: 5,
         name: "net",
         title: "A network of its own",
         adds: Some(Kind::Net),
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/net.md"),
+        steps: Some(net::steps),
     },
     Lesson {
         number: 6,
@@ -171,6 +175,20 @@ pub struct Options {
     pub no_pause: bool,
     /// Open a shell inside the container at the end.
     pub shell: bool,
+    /// The veth pair's subnet (lesson 5); None picks a free one.
+    pub subnet: Option<Subnet>,
+}
+
+/// The container of a lesson: its kinds (or the learner's), the lesson's
+/// hostname, and from lesson 4 on, the mini root file system.
+pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
+    let kinds = kinds.unwrap_or_else(|| lesson.default_kinds());
+    let root = if lesson.number >= 4 && kinds.contains(Kind::Mnt) {
+        Root::Skeleton
+    } else {
+        Root::Host
+    };
+    Spec::new(kinds).hostname(DEFAULT_HOSTNAME).root(root)
 }
 
 /// Run one lesson from start to end. Whatever happens, the container and
@@ -194,12 +212,14 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
             "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal, or drop --shell".into(),
         ));
     }
-    let kinds = options.kinds.unwrap_or_else(|| lesson.default_kinds());
+    let spec = container_spec(lesson, options.kinds);
+    let kinds = spec.kinds;
     let mut session = Session {
         lesson,
-        spec: Spec::new(kinds).hostname(CONTAINER_HOSTNAME),
+        spec,
         container: None,
         waits: !options.no_pause && ui::interactive(),
+        subnet: options.subnet,
     };
     println!(
         "{}",
@@ -242,15 +262,13 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
     }
 }
 
-/// The hostname lessons give their container.
-pub const CONTAINER_HOSTNAME: &str = "container";
-
 /// One lesson being run: its container and how to talk to the learner.
 pub struct Session {
     pub lesson: &'static Lesson,
     pub spec: Spec,
     container: Option<Container>,
     waits: bool,
+    pub subnet: Option<Subnet>,
 }
 
 impl Session {
@@ -397,33 +415,19 @@ impl Session {
         }
     }
 
-    // ANCHOR: shell
     /// An interactive shell inside the container as it is at this step.
     pub fn shell(&self) -> Result<()> {
         let Some(container) = &self.container else {
             println!("  (no container at this step yet)");
             return Ok(());
         };
-        let shell = if std::path::Path::new("/bin/bash").exists() {
-            vec!["bash".to_string(), "--norc".into(), "--noprofile".into()]
-        } else {
-            vec!["sh".to_string()]
-        };
         println!(
             "  A shell inside the container ({}). Type `exit` to come back.",
             self.spec.kinds
         );
-        ui::command_line("#", &container.nsenter_line(&shell));
-        let mut command = container.command(&shell)?;
-        let prompt = format!("[learnns lesson {} · inside] \\w # ", self.lesson.number);
-        command.env("PS1", prompt).env("LEARNNS_INSIDE", "1");
-        let status = command.status();
-        // A Ctrl-C typed in the shell was for the shell, not for learnns.
-        sys::forget_interrupt();
-        status.map_err(|e| Error::io("start a shell inside the container", e))?;
+        shell::run(container, &format!("learnns lesson {}", self.lesson.number))?;
         Ok(())
     }
-    // ANCHOR_END: shell
 }
 
 fn words(argv: &[&str]) -> Vec<String> {

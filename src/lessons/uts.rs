@@ -1,7 +1,8 @@
 //! Lesson 1: the UTS namespace. The hostname differs inside, and renaming
 //! the container leaves the host's name alone.
 
-use super::{CONTAINER_HOSTNAME, Session};
+use super::Session;
+use crate::container::DEFAULT_HOSTNAME as CONTAINER_HOSTNAME;
 use crate::error::Result;
 use crate::ns::Kind;
 

@@ -1,0 +1,301 @@
+//! The container's root file system. Nothing is downloaded: the root is a
+//! tmpfs holding the committed skeleton (`rootfs/`, embedded at build time),
+//! with the host's program directories bind-mounted read-only, so `ps`, `ip`
+//! and `hostname` inside are the very binaries used outside. `--rootfs DIR`
+//! takes a tree of the user's (a busybox or Alpine root) instead.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::sys::{HostEntry, Sys};
+
+/// One entry of the embedded skeleton.
+pub enum Entry {
+    Dir(&'static str),
+    File(&'static str, &'static [u8]),
+}
+
+include!(concat!(env!("OUT_DIR"), "/skeleton.rs"));
+
+/// Which tree becomes the container's `/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Root {
+    /// The host's own tree: a mount namespace alone copies the mount table
+    /// but changes no file.
+    #[default]
+    Host,
+    /// The embedded skeleton in a fresh tmpfs.
+    Skeleton,
+    /// A tree the user supplied.
+    Dir(PathBuf),
+}
+
+/// How the first process moves into its new root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Switch {
+    /// `pivot_root` and detach the old root: no way back.
+    #[default]
+    Pivot,
+    /// `chroot` alone: only for showing why it is not enough.
+    Chroot,
+}
+
+/// Where the skeleton's tmpfs is mounted before the switch. Any existing
+/// directory would do: the mount happens in the container's own, private
+/// mount namespace, so the host never sees it and nothing is created there.
+pub const STAGE: &str = "/mnt";
+
+/// Host directories that hold programs and what they need to run.
+const PROGRAMS: [&str; 11] = [
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+];
+
+/// Device nodes a program can expect; bound from the host's /dev.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Check a user's `--rootfs` before anything is created.
+pub fn check_user_root(dir: &Path) -> Result<PathBuf> {
+    let bad = |why: String| Error::Usage(format!("--rootfs {}: {why}", dir.display()));
+    let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => bad("no such directory.\n  fix: give the path of an unpacked root file system (e.g. a busybox or Alpine root)".into()),
+        _ => bad(format!("{e}")),
+    })?;
+    if !meta.is_dir() {
+        return Err(bad("is not a directory.\n  fix: unpack the image first (e.g. tar -xf alpine-minirootfs.tar.gz -C DIR)".into()));
+    }
+    let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+    if dir == Path::new("/") {
+        return Err(bad("is the host's own root; a container of it would share every file.\n  fix: leave out --rootfs to use learnns's mini root".into()));
+    }
+    let has_shell = ["bin/sh", "usr/bin/sh"]
+        .iter()
+        .any(|sh| std::fs::symlink_metadata(dir.join(sh)).is_ok());
+    if !has_shell {
+        return Err(bad("has no /bin/sh, so it cannot run commands.\n  fix: use a tree with a shell (busybox or Alpine), or leave out --rootfs".into()));
+    }
+    Ok(dir)
+}
+
+// ANCHOR: assemble
+/// Build the new root and switch into it. Runs inside the container, after
+/// its mounts were made private, so none of this reaches the host.
+pub fn assemble(
+    sys: &mut dyn Sys,
+    root: &Root,
+    hostname: &str,
+    fresh_proc: bool,
+    sysfs: bool,
+    switch: Switch,
+) -> Result<()> {
+    let new_root = match root {
+        Root::Host => return Ok(()),
+        Root::Skeleton => {
+            let stage = PathBuf::from(STAGE);
+            sys.mount_tmpfs("learnns-root", &stage, "mode=0755")?;
+            write_skeleton(sys, &stage, hostname)?;
+            bind_programs(sys, &stage)?;
+            stage
+        }
+        Root::Dir(dir) => {
+            // pivot_root needs the new root to be a mount point.
+            sys.bind(dir, dir, false)?;
+            dir.clone()
+        }
+    };
+    let inside = |p: &str| new_root.join(p);
+    // The skeleton has every mount point; a user's tree may lack some.
+    let mut has =
+        |p: &str| matches!(root, Root::Skeleton) || sys.host_entry(&inside(p)) == HostEntry::Dir;
+    let (proc_dir, sys_dir, dev_dir) = (has("proc"), has("sys"), has("dev"));
+    if proc_dir && fresh_proc {
+        sys.mount_proc(&inside("proc"))?;
+    } else if proc_dir {
+        sys.bind(Path::new("/proc"), &inside("proc"), false)?;
+    }
+    if sys_dir && sysfs {
+        sys.mount_sysfs(&inside("sys"))?;
+    }
+    if dev_dir {
+        sys.mount_tmpfs("learnns-dev", &inside("dev"), "mode=0755")?;
+        for name in DEVICES {
+            let host = Path::new("/dev").join(name);
+            if sys.host_entry(&host) != HostEntry::Missing {
+                sys.write_file(&inside("dev").join(name), b"")?;
+                sys.bind(&host, &inside("dev").join(name), false)?;
+            }
+        }
+        sys.symlink(Path::new("/proc/self/fd"), &inside("dev/fd"))?;
+    }
+    match switch {
+        Switch::Pivot => sys.pivot_root(&new_root),
+        Switch::Chroot => sys.chroot(&new_root),
+    }
+}
+// ANCHOR_END: assemble
+
+fn write_skeleton(sys: &mut dyn Sys, stage: &Path, hostname: &str) -> Result<()> {
+    for entry in SKELETON {
+        match entry {
+            Entry::Dir(path) => sys.mkdir(&stage.join(path))?,
+            Entry::File("etc/hostname", _) => sys.write_file(
+                &stage.join("etc/hostname"),
+                format!("{hostname}\n").as_bytes(),
+            )?,
+            Entry::File(path, bytes) => sys.write_file(&stage.join(path), bytes)?,
+        }
+    }
+    Ok(())
+}
+
+/// Recreate the host's program directories: symlinks as symlinks (merged
+/// /usr), directories and files as read-only bind mounts.
+fn bind_programs(sys: &mut dyn Sys, stage: &Path) -> Result<()> {
+    for host in PROGRAMS {
+        let target = stage.join(host.trim_start_matches('/'));
+        match sys.host_entry(Path::new(host)) {
+            HostEntry::Missing => {}
+            HostEntry::Symlink(to) => sys.symlink(&to, &target)?,
+            HostEntry::Dir => {
+                sys.mkdir(&target)?;
+                sys.bind(Path::new(host), &target, true)?;
+            }
+            HostEntry::File => {
+                sys.write_file(&target, b"")?;
+                sys.bind(Path::new(host), &target, true)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The text of the skeleton's `/etc/motd`.
+pub fn motd() -> &'static str {
+    SKELETON
+        .iter()
+        .find_map(|e| match e {
+            Entry::File("etc/motd", bytes) => std::str::from_utf8(bytes).ok(),
+            _ => None,
+        })
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::{Call, Recorder};
+
+    #[test]
+    fn skeleton_has_the_files_and_mount_points() {
+        let files: Vec<&str> = SKELETON
+            .iter()
+            .filter_map(|e| match e {
+                Entry::File(p, _) => Some(*p),
+                Entry::Dir(_) => None,
+            })
+            .collect();
+        for f in [
+            "etc/hostname",
+            "etc/passwd",
+            "etc/group",
+            "etc/hosts",
+            "etc/motd",
+        ] {
+            assert!(files.contains(&f), "{f}");
+        }
+        let dirs: Vec<&str> = SKELETON
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Dir(p) => Some(*p),
+                Entry::File(..) => None,
+            })
+            .collect();
+        for d in ["proc", "sys", "dev", "tmp", "usr"] {
+            assert!(dirs.contains(&d), "{d}");
+        }
+        assert!(motd().contains("inside a learnns container"));
+    }
+
+    #[test]
+    fn skeleton_root_binds_programs_read_only_and_pivots_last() {
+        let mut fake = Recorder::default();
+        assemble(
+            &mut fake,
+            &Root::Skeleton,
+            "box",
+            true,
+            false,
+            Switch::Pivot,
+        )
+        .unwrap();
+        let stage = PathBuf::from(STAGE);
+        let mounts = fake.mounts();
+        assert_eq!(
+            mounts[0],
+            Call::MountTmpfs("learnns-root".into(), stage.clone())
+        );
+        assert!(mounts.contains(&Call::Bind("/usr".into(), stage.join("usr"), true)));
+        assert!(mounts.contains(&Call::MountProc(stage.join("proc"))));
+        assert_eq!(mounts.last(), Some(&Call::PivotRoot(stage.clone())));
+        // merged /usr: /bin is a symlink, not a mount
+        assert!(
+            fake.calls
+                .contains(&Call::Symlink("usr/bin".into(), stage.join("bin")))
+        );
+        assert!(fake.calls.contains(&Call::WriteFile(
+            stage.join("etc/hostname"),
+            b"box\n".to_vec()
+        )));
+        // every host directory is bound read-only
+        assert!(
+            mounts
+                .iter()
+                .all(|c| !matches!(c, Call::Bind(s, _, false) if s.starts_with("/usr")))
+        );
+    }
+
+    #[test]
+    fn without_a_pid_namespace_the_hosts_proc_is_bound() {
+        let mut fake = Recorder::default();
+        let dir = PathBuf::from("/srv/alpine");
+        assemble(
+            &mut fake,
+            &Root::Dir(dir.clone()),
+            "box",
+            false,
+            true,
+            Switch::Chroot,
+        )
+        .unwrap();
+        let mounts = fake.mounts();
+        assert_eq!(mounts[0], Call::Bind(dir.clone(), dir.clone(), false));
+        assert!(mounts.contains(&Call::Bind("/proc".into(), dir.join("proc"), false)));
+        assert!(mounts.contains(&Call::MountSysfs(dir.join("sys"))));
+        assert_eq!(mounts.last(), Some(&Call::Chroot(dir)));
+    }
+
+    #[test]
+    fn the_host_root_needs_no_assembly() {
+        let mut fake = Recorder::default();
+        assemble(&mut fake, &Root::Host, "box", true, true, Switch::Pivot).unwrap();
+        assert!(fake.calls.is_empty());
+    }
+
+    #[test]
+    fn bad_user_roots_are_refused_with_a_fix() {
+        let err = |p: &str| check_user_root(Path::new(p)).unwrap_err().to_string();
+        assert!(err("/no/such/dir").contains("no such directory"));
+        assert!(err("/etc/hostname").contains("not a directory"));
+        assert!(err("/").contains("host's own root"));
+        assert!(err("/proc/self").contains("no /bin/sh") || err("/proc/self").contains("--rootfs"));
+    }
+}

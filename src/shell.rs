@@ -1,0 +1,43 @@
+//! An interactive shell inside a running container: what `s` at a pause,
+//! `lesson --shell` and `learnns shell` all open.
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::sys;
+use crate::ui;
+
+// ANCHOR: shell
+/// Run a shell inside `container` until it exits; return its status. The
+/// environment is a container's, not the host's: a fresh PATH and HOME, the
+/// terminal type kept, and a prompt that says where you are.
+pub fn run(container: &Container, label: &str) -> Result<i32> {
+    let argv: Vec<String> = if std::path::Path::new("/bin/bash").exists() {
+        vec!["bash".into(), "--norc".into(), "--noprofile".into()]
+    } else {
+        vec!["sh".into()]
+    };
+    ui::command_line("#", &container.nsenter_line(&argv));
+    let mut command = container.command(&argv)?;
+    command
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("HOME", "/root")
+        .env(
+            "TERM",
+            std::env::var("TERM").unwrap_or_else(|_| "xterm".into()),
+        )
+        .env("PS1", format!("[{label} · inside] \\w # "))
+        .env("LEARNNS_INSIDE", "1");
+    if let Ok(lang) = std::env::var("LANG") {
+        command.env("LANG", lang);
+    }
+    let status = command.status();
+    // A Ctrl-C typed in the shell was for the shell, not for learnns.
+    sys::forget_interrupt();
+    let status = status.map_err(|e| Error::io("start a shell inside the container", e))?;
+    Ok(status.code().unwrap_or(1))
+}
+// ANCHOR_END: shell
