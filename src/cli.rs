@@ -81,7 +81,7 @@ pub struct LessonArgs {
     pub shell: bool,
 
     /// The subnet of the veth pair (lesson 5): a /24 to /30 of an RFC 5737
-    /// documentation range [default: a free /30 of 192.0.2.0/24].
+    /// documentation range [default: a free /30 of one of them].
     #[arg(long, value_name = "CIDR")]
     pub subnet: Option<Subnet>,
 }
@@ -121,7 +121,7 @@ pub struct RunArgs {
     pub veth: bool,
 
     /// The veth pair's subnet: a /24 to /30 of an RFC 5737 documentation
-    /// range [default: a free /30 of 192.0.2.0/24].
+    /// range [default: a free /30 of one of them].
     #[arg(long, value_name = "CIDR", requires = "veth")]
     pub subnet: Option<Subnet>,
 

@@ -52,6 +52,9 @@ const MAX_LINES: usize = 18;
 
 /// Break text into lines no wider than `width`, at most MAX_LINES of them.
 fn layout(text: &str, width: usize) -> Vec<String> {
+    if text.trim().is_empty() {
+        return vec!["(nothing)".to_string()];
+    }
     let mut lines = Vec::new();
     for line in text.trim_end_matches('\n').split('\n') {
         let chars: Vec<char> = line.replace('\t', "    ").chars().collect();

@@ -16,7 +16,7 @@ fn help_snapshot() {
 
 #[test]
 fn every_command_has_an_example() {
-    for cmd in ["lessons", "lesson", "run", "doctor"] {
+    for cmd in ["lessons", "lesson", "run", "shell", "doctor"] {
         let out = run(&[cmd, "--help"]);
         assert!(
             stdout(&out).contains("Example"),
@@ -56,9 +56,9 @@ fn unknown_lesson_is_a_usage_error_that_lists_the_lessons() {
 
 #[test]
 fn coming_lessons_are_refused_not_faked() {
-    let out = run(&["lesson", "5", "--no-pause"]);
+    let out = run(&["lesson", "9", "--no-pause"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("lesson 5 (net) is coming but not built yet"));
+    assert!(stderr(&out).contains("lesson 9 (security) is coming but not built yet"));
     assert!(stdout(&out).is_empty());
 }
 

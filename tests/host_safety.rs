@@ -19,7 +19,7 @@ fn every_lesson_and_run_leaves_the_host_unchanged() {
         return;
     }
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let lessons: Vec<String> = (0..=3).map(|n| n.to_string()).collect();
+    let lessons: Vec<String> = (0..=5).map(|n| n.to_string()).collect();
     let mut cases: Vec<Vec<&str>> = lessons
         .iter()
         .map(|n| vec!["lesson", n.as_str(), "--no-pause"])
@@ -37,6 +37,11 @@ fn every_lesson_and_run_leaves_the_host_unchanged() {
         "ipcmk -Q; hostname y; exit 3",
     ]);
     cases.push(vec!["run", "--uts", "--", "no-such-command"]);
+    cases.push(vec!["run", "--upto", "5", "--veth", "--", "ip", "link"]);
+    cases.push(vec![
+        "run", "--upto", "5", "--", "mount", "-t", "tmpfs", "x", "/tmp",
+    ]);
+    cases.push(vec!["lesson", "5", "--user", "--net", "--no-pause"]);
     for args in cases {
         let before = Fingerprint::take();
         let out = run(&args);
@@ -77,7 +82,7 @@ fn ctrl_c_at_every_pause_undoes_everything() {
         return;
     }
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    for lesson in 0..=3 {
+    for lesson in 0..=5 {
         let done = format!("Lesson {lesson} done.");
         for pause in 1.. {
             let before = Fingerprint::take();
@@ -148,4 +153,38 @@ fn a_killed_run_is_cleaned_up_by_the_next_start() {
     );
     assert!(!queue_exists(id));
     assert_host_unchanged(&before, "SIGKILL during lesson 2, then a new start");
+}
+
+#[test]
+fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
+    if !privileged("sigkill_veth") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    let mut term = OnTerminal::start(&["lesson", "5"]);
+    // Pause 4 comes right after the veth pair was made and pinged.
+    for pause in 1..4 {
+        term.wait_for(PAUSE, pause);
+        term.type_line("");
+    }
+    term.wait_for(PAUSE, 4);
+    let link = format!("learnns{}h", term.child.id());
+    assert!(
+        std::path::Path::new("/sys/class/net").join(&link).exists(),
+        "{link} exists at pause 4"
+    );
+    term.signal(Signal::SIGKILL);
+    let _ = term.finish();
+    assert!(
+        std::path::Path::new("/sys/class/net").join(&link).exists(),
+        "a killed learnns cannot clean up by itself"
+    );
+    let out = run(&["lessons"]);
+    assert!(
+        stderr(&out).contains(&format!("removed network link {link}")),
+        "the next start says what it removed: {}",
+        stderr(&out)
+    );
+    assert_host_unchanged(&before, "SIGKILL during lesson 5, then a new start");
 }

@@ -347,3 +347,303 @@ fn rootless_with_a_user_namespace_first() {
         "no journal directory left"
     );
 }
+
+#[test]
+fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
+    if !privileged("lesson_4_mnt") {
+        return;
+    }
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let text = lesson(&["lesson", "4", "--no-pause"]);
+    // ps inside: PID 1 is the container's init, and nothing of the host's.
+    let section = &text[text.find("-- ps -e -o pid,comm").unwrap()..];
+    let inside: Vec<String> = section
+        .lines()
+        .skip_while(|l| !l.contains("─┼─") && !l.contains("inside (the container)"))
+        .skip(1)
+        .take_while(|l| !l.contains('✓'))
+        .filter_map(|l| l.split('│').nth(1).map(|c| c.trim().to_string()))
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        inside.first().map(String::as_str),
+        Some("PID COMMAND"),
+        "{section}"
+    );
+    assert_eq!(inside.get(1).map(String::as_str), Some("1 learnns-init"));
+    assert!(
+        inside.len() <= 4,
+        "only the container's processes: {inside:?}"
+    );
+    // The tmpfs made inside is found inside, not outside.
+    let (outside, inside) = first_row_after(&text, "-- findmnt -n --source lesson4-scratch");
+    assert_eq!(outside, "(nothing)");
+    assert!(
+        inside.starts_with("/mnt") && inside.contains("tmpfs"),
+        "{inside}"
+    );
+    assert!(
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains("lesson4-scratch")
+    );
+    assert!(text.contains("from the chroot the escape reached the host's /"));
+    assert!(text.contains("# pivot_root /mnt /mnt/.oldroot"));
+    assert_eq!(
+        before,
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+    );
+}
+
+#[test]
+fn lesson_5_only_lo_then_a_veth_pinged_both_ways_then_gone() {
+    if !privileged("lesson_5_net") {
+        return;
+    }
+    let links_before = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let text = lesson(&["lesson", "5", "--no-pause"]);
+    let first = &text[text.find("-- ip link\n").unwrap()..];
+    let inside: Vec<&str> = first
+        .lines()
+        .skip_while(|l| !l.contains("inside (the container)"))
+        .filter(|l| l.contains(": <"))
+        .collect();
+    assert_eq!(inside.len(), 1, "{first}");
+    assert!(inside[0].contains("lo:") && inside[0].contains("state DOWN"));
+    let pings = text.matches("1 packets transmitted, 1 received").count();
+    assert!(
+        pings >= 3,
+        "lo, host to container, container to host: {pings}"
+    );
+    assert!(
+        text.contains("ip link add learnns"),
+        "the exact ip commands are shown"
+    );
+    assert!(text.contains("reach each other both ways"));
+    assert!(text.contains("there is no default route"));
+    assert_eq!(
+        std::fs::read_dir("/sys/class/net").unwrap().count(),
+        links_before
+    );
+}
+
+#[test]
+fn run_upto_5_reads_the_skeleton_hostname() {
+    if !privileged("run_skeleton") {
+        return;
+    }
+    let out = run(&["run", "--upto", "5", "--", "cat", "/etc/hostname"]);
+    assert_eq!(stdout(&out), "container\n");
+    let out = run(&[
+        "run",
+        "--upto",
+        "4",
+        "--hostname",
+        "box",
+        "--",
+        "sh",
+        "-c",
+        "hostname; cat /etc/hostname; ls /usr/bin/ps; touch /usr/x 2>&1 || true",
+    ]);
+    let text = stdout(&out);
+    assert!(text.starts_with("box\nbox\n/usr/bin/ps\n"), "{text}");
+    assert!(
+        text.contains("Read-only file system"),
+        "the host's /usr is read-only inside: {text}"
+    );
+}
+
+/// A root file system of its own for `--rootfs`: the host's sh and the
+/// libraries it needs, copied into a temporary directory.
+fn tiny_root() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("learnns-test-root-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["bin", "proc", "dev", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    std::fs::copy(&sh, dir.join("bin/sh")).unwrap();
+    let ldd = std::process::Command::new("ldd").arg(&sh).output().unwrap();
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let target = dir.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &target).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn run_with_a_rootfs_of_ones_own() {
+    if !privileged("run_rootfs") {
+        return;
+    }
+    let dir = tiny_root();
+    let root = dir.to_str().unwrap();
+    let out = run(&[
+        "run",
+        "--mnt",
+        "--pid",
+        "--rootfs",
+        root,
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo $$; echo /*",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "1\n/bin /dev /lib /lib64 /proc /tmp\n".replace(
+            " /lib64",
+            if std::path::Path::new("/lib64").exists() {
+                " /lib64"
+            } else {
+                ""
+            }
+        )
+    );
+}
+
+#[test]
+fn bad_rootfs_and_network_flags_are_refused() {
+    let file = "/etc/hostname";
+    for (args, says) in [
+        (
+            vec!["run", "--mnt", "--rootfs", "/no/such/dir", "--", "true"],
+            "no such directory",
+        ),
+        (
+            vec!["run", "--mnt", "--rootfs", file, "--", "true"],
+            "not a directory",
+        ),
+        (
+            vec!["run", "--mnt", "--rootfs", "/", "--", "true"],
+            "host's own root",
+        ),
+        (
+            vec!["run", "--mnt", "--rootfs", "/proc/self/fd", "--", "true"],
+            "no /bin/sh",
+        ),
+        (
+            vec!["run", "--pid", "--rootfs", "/tmp", "--", "true"],
+            "needs a mount namespace",
+        ),
+        (
+            vec!["run", "--uts", "--veth", "--", "true"],
+            "--veth needs a network namespace",
+        ),
+        (
+            vec![
+                "run",
+                "--net",
+                "--veth",
+                "--subnet",
+                "10.0.0.0/30",
+                "--",
+                "true",
+            ],
+            "documentation range",
+        ),
+        (
+            vec!["run", "--net", "--subnet", "192.0.2.0/30", "--", "true"],
+            "--veth",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains(says),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn run_veth_reaches_the_host_end_and_leaves_nothing() {
+    if !privileged("run_veth") {
+        return;
+    }
+    let out = run(&[
+        "run",
+        "--upto",
+        "5",
+        "--veth",
+        "--subnet",
+        "203.0.113.4/30",
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "203.0.113.5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        common::stderr(&out)
+    );
+    assert!(stdout(&out).contains("1 received"));
+    assert!(
+        common::stderr(&out).contains("ip link add learnns"),
+        "set-up commands go to stderr"
+    );
+    assert!(
+        !std::fs::read_dir("/sys/class/net")
+            .unwrap()
+            .flatten()
+            .any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("learnns{}", out_pid(&out))))
+    );
+}
+
+/// The PID of the learnns run, from the veth name it printed.
+fn out_pid(out: &std::process::Output) -> String {
+    let err = common::stderr(out);
+    let at = err.find("ip link add learnns").unwrap() + "ip link add learnns".len();
+    err[at..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+#[test]
+fn shell_runs_inside_the_container_of_a_lesson() {
+    if !privileged("shell") {
+        return;
+    }
+    let mut child = learnns(&["shell", "--upto", "5"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hostname; cat /etc/hostname; echo $HOME; ip -o link | wc -l; exit 3\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the shell's status is passed through"
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("inside a learnns container"),
+        "the motd greets: {text}"
+    );
+    assert!(text.ends_with("container\ncontainer\n/root\n1\n"), "{text}");
+}

@@ -25,8 +25,6 @@ pub enum Undo {
     /// A network link on the host (the host end of a veth pair). Deleting
     /// one end of a veth pair deletes the other.
     Link { name: String },
-    /// A name for a network namespace in /run/netns (`ip netns attach`).
-    Netns { name: String },
 }
 
 /// Every host-side name learnns gives starts with this, then the run's PID.
@@ -38,7 +36,6 @@ impl Undo {
             Undo::Process { pid, start } => format!("process {pid} {start}"),
             Undo::MsgQueue { id, ctime } => format!("msgqueue {id} {ctime}"),
             Undo::Link { name } => format!("link {name}"),
-            Undo::Netns { name } => format!("netns {name}"),
         }
     }
 
@@ -55,9 +52,6 @@ impl Undo {
                 ctime: ctime.parse().ok()?,
             }),
             ["link", name] if ours(name) => Some(Undo::Link {
-                name: name.to_string(),
-            }),
-            ["netns", name] if ours(name) => Some(Undo::Netns {
                 name: name.to_string(),
             }),
             _ => None,
@@ -94,15 +88,6 @@ impl Undo {
                 quiet_ip(&["link", "delete", name])?;
                 Some(format!(
                     "removed network link {name} (`ip link delete {name}`)"
-                ))
-            }
-            Undo::Netns { name } => {
-                if !std::path::Path::new("/run/netns").join(name).exists() {
-                    return None;
-                }
-                quiet_ip(&["netns", "delete", name])?;
-                Some(format!(
-                    "removed network namespace name {name} (`ip netns delete {name}`)"
                 ))
             }
         }
@@ -294,9 +279,6 @@ mod tests {
             Undo::Link {
                 name: "learnns123h".into(),
             },
-            Undo::Netns {
-                name: "learnns123".into(),
-            },
         ] {
             assert_eq!(Undo::from_line(&undo.to_line()), Some(undo));
         }
@@ -304,7 +286,7 @@ mod tests {
         assert_eq!(Undo::from_line("veth 1 2"), None);
         // A journal can only ever make learnns delete learnns's own names.
         assert_eq!(Undo::from_line("link eth0"), None);
-        assert_eq!(Undo::from_line("netns learnns/../x"), None);
+        assert_eq!(Undo::from_line("link learnns/../x"), None);
         assert_eq!(Undo::from_line(""), None);
     }
 

@@ -1,6 +1,6 @@
 //! Lesson 5: the network namespace. Only `lo`, and it is down; a veth pair
 //! to the host on a documentation subnet; ping both ways; routes and sockets
-//! are per namespace; `ip netns` can name the namespace; all of it removed.
+//! are per namespace; all of it removed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -10,7 +10,6 @@ use std::time::Duration;
 use nix::sys::wait::{WaitStatus, waitpid};
 
 use super::Session;
-use crate::container::cleanup::{self, PREFIX, Undo};
 use crate::error::{Error, Result};
 use crate::network;
 use crate::ns::{Kind, KindSet};
@@ -75,7 +74,12 @@ pub fn steps(s: &mut Session) -> Result<()> {
     };
     let veth = network::connect(s.container()?.pid, subnet)?;
     println!();
-    s.observe(&["ip", "-brief", "addr"])?;
+    let (_, addrs) = s.observe(&["ip", "-brief", "addr"])?;
+    s.check(
+        addrs.text.contains(&veth.inside) && addrs.text.contains(&subnet.container().to_string()),
+        &format!("inside, {} is UP with {}", veth.inside, subnet.container()),
+        "the container's end is not there",
+    );
     s.say("ping");
     let to_inside = s.host(&[
         "ping",
@@ -112,27 +116,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     loopback_is_private(s)?;
     s.pause()?;
 
-    s.heading("Naming the namespace for ip netns");
-    s.say("netns");
-    let name = format!("{PREFIX}{}", std::process::id());
-    let token = cleanup::register(Undo::Netns { name: name.clone() });
-    network::ip(&["netns", "attach", &name, &s.container()?.pid.to_string()])?;
-    s.host(&["ip", "netns", "list"])?;
-    let named = s.host(&["ip", "netns", "exec", &name, "ip", "-brief", "addr"])?;
-    s.check(
-        named.text.contains(&veth.inside),
-        &format!(
-            "`ip netns exec {name}` sees the container's {}",
-            veth.inside
-        ),
-        "it does not",
-    );
-    s.pause()?;
-
     s.heading("Taking the cable away");
     s.say("cleanup");
-    ui::command_line("$", &format!("ip netns delete {name}"));
-    cleanup::undo(token);
     ui::command_line("$", &format!("ip link delete {}", veth.host));
     let host_end = veth.host.clone();
     drop(veth);
