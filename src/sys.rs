@@ -571,6 +571,11 @@ pub fn interrupted() -> bool {
     SIGNALLED.load(Ordering::SeqCst) != 0
 }
 
+/// Was the last terminating signal a Ctrl-C (SIGINT)?
+pub fn interrupted_by_ctrl_c() -> bool {
+    SIGNALLED.load(Ordering::SeqCst) == libc::SIGINT
+}
+
 /// Forget a Ctrl-C that was meant for an interactive shell learnns ran.
 pub fn forget_interrupt() {
     SIGNALLED.store(0, Ordering::SeqCst);

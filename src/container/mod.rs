@@ -5,7 +5,7 @@
 pub mod cleanup;
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
@@ -270,7 +270,14 @@ pub fn run_captured(spec: &Spec, argv: &[String]) -> Result<(i32, String)> {
 }
 
 fn wait_for(pid: Pid, token: Token) -> Result<i32> {
+    // On a terminal, Ctrl-C reaches the command too, and it is the command's
+    // to act on (a shell inside clears its line), as with `unshare --fork`.
+    // SIGTERM, SIGHUP, or Ctrl-C without a terminal stop the container.
+    let ctrl_c_is_for_the_command = std::io::stdin().is_terminal();
     loop {
+        if sys::interrupted_by_ctrl_c() && ctrl_c_is_for_the_command {
+            sys::forget_interrupt();
+        }
         if sys::interrupted() {
             cleanup::undo(token);
             return Err(Error::Interrupted);
