@@ -115,6 +115,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<std::path::PathBuf>,
 
+    /// Seconds to add to the boot-time and monotonic clocks inside (needs a
+    /// time namespace), e.g. 86400: the container's uptime is a day longer.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub time_offset: Option<i64>,
+
     /// Join the container to the host with a veth pair (needs a network
     /// namespace and root).
     #[arg(long)]

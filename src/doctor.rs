@@ -384,7 +384,7 @@ mod tests {
             limits: None,
             ..machine()
         };
-        let Verdict::Coming(p) = verdict(&LESSONS[8], &m) else {
+        let Verdict::Blocked(p) = verdict(&LESSONS[8], &m) else {
             panic!()
         };
         assert!(p.iter().any(|s| s.contains("no time namespace")));

@@ -132,6 +132,12 @@ fn run_command(args: RunArgs) -> Result<i32> {
         }
         None => {}
     }
+    if let Some(seconds) = args.time_offset {
+        if !kinds.contains(Kind::Time) {
+            return usage("--time-offset needs a time namespace.\n  fix: add --time");
+        }
+        spec.time_offset = Some(seconds);
+    }
     if args.veth {
         ui::narrate_to_stderr();
         if !kinds.contains(Kind::Net) {

@@ -146,7 +146,9 @@ pub fn inode_table(outside: &Identities, inside: &Identities) -> String {
         }
     }
     let count = differing.iter().count();
-    let summary = if count == 0 {
+    let summary = if count == 8 {
+        format!("All 8 differ ({differing}): nothing of the host's is shared.")
+    } else if count == 0 {
         "All eight are the same: this is an ordinary process, sharing every namespace with the host."
             .to_string()
     } else {

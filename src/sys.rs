@@ -52,6 +52,9 @@ pub trait Sys {
     fn chroot(&mut self, new_root: &Path) -> Result<()>;
     /// Move the caller into the time namespace it created for its children.
     fn enter_time_for_children(&mut self) -> Result<()>;
+    /// Shift the monotonic and boot-time clocks of the time namespace the
+    /// caller created for its children, before any process is in it.
+    fn set_time_offsets(&mut self, seconds: i64) -> Result<()>;
     /// `mkdir -p`.
     fn mkdir(&mut self, path: &Path) -> Result<()>;
     /// Create a file with these bytes.
@@ -140,6 +143,12 @@ impl Sys for Kernel {
         nix::sched::setns(fd, flags).map_err(|e| Error::sys("setns(time)", e))
     }
 
+    fn set_time_offsets(&mut self, seconds: i64) -> Result<()> {
+        let text = format!("monotonic {seconds} 0\nboottime {seconds} 0\n");
+        std::fs::write("/proc/self/timens_offsets", text)
+            .map_err(|e| Error::io("write /proc/self/timens_offsets", e))
+    }
+
     fn mkdir(&mut self, path: &Path) -> Result<()> {
         std::fs::create_dir_all(path)
             .map_err(|e| Error::io(format!("mkdir -p {}", path.display()), e))
@@ -206,6 +215,7 @@ pub enum Call {
     PivotRoot(PathBuf),
     Chroot(PathBuf),
     EnterTimeForChildren,
+    SetTimeOffsets(i64),
     Mkdir(PathBuf),
     WriteFile(PathBuf, Vec<u8>),
     Symlink(PathBuf, PathBuf),
@@ -247,6 +257,9 @@ impl Call {
             Call::EnterTimeForChildren => {
                 vec!["nsenter --time=/proc/self/ns/time_for_children".into()]
             }
+            Call::SetTimeOffsets(s) => vec![format!(
+                "printf 'monotonic {s} 0\\nboottime {s} 0\\n' > /proc/self/timens_offsets"
+            )],
             Call::Mkdir(p) => vec![format!("mkdir -p {}", d(p))],
             Call::WriteFile(p, _) => vec![format!("cat > {}", d(p))],
             Call::Symlink(t, l) => vec![format!("ln -s {} {}", d(t), d(l))],
@@ -324,6 +337,10 @@ impl Sys for Recorder {
     }
     fn enter_time_for_children(&mut self) -> Result<()> {
         self.calls.push(Call::EnterTimeForChildren);
+        Ok(())
+    }
+    fn set_time_offsets(&mut self, seconds: i64) -> Result<()> {
+        self.calls.push(Call::SetTimeOffsets(seconds));
         Ok(())
     }
     fn mkdir(&mut self, path: &Path) -> Result<()> {

@@ -647,3 +647,53 @@ fn shell_runs_inside_the_container_of_a_lesson() {
     );
     assert!(text.ends_with("container\ncontainer\n/root\n1\n"), "{text}");
 }
+
+#[test]
+fn lesson_8_shifts_uptime_but_not_the_wall_clock() {
+    if !privileged("lesson_8_time") {
+        return;
+    }
+    let text = lesson(&["lesson", "8", "--no-pause"]);
+    let (outside, inside) = first_row_after(&text, "-- cat /proc/uptime");
+    let up = |s: &str| s.split_whitespace().next().unwrap().parse::<f64>().unwrap();
+    let shift = up(&inside) - up(&outside);
+    assert!((shift - 604800.0).abs() < 5.0, "uptime shifted by {shift}");
+    let (outside, inside) = first_row_after(&text, "-- date +%s");
+    let (a, b): (i64, i64) = (outside.parse().unwrap(), inside.parse().unwrap());
+    assert!((a - b).abs() <= 2, "wall clock {a} vs {b}");
+    assert!(text.contains("timens_offsets"));
+    assert!(text.contains("its offsets can no longer change"));
+}
+
+#[test]
+fn run_time_offset_moves_the_boot_clock() {
+    if !privileged("run_time_offset") {
+        return;
+    }
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = run(&[
+        "run",
+        "--time",
+        "--time-offset",
+        "86400",
+        "--",
+        "cat",
+        "/proc/uptime",
+    ]);
+    let inside: f64 = stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((inside - host - 86400.0).abs() < 5.0, "{inside} vs {host}");
+    let out = run(&["run", "--uts", "--time-offset", "5", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("add --time"));
+}

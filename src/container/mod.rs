@@ -36,6 +36,8 @@ pub struct Spec {
     pub switch: Switch,
     /// Join the container to the host with a veth pair on this subnet.
     pub veth: Option<Subnet>,
+    /// Seconds added to the monotonic and boot-time clocks inside.
+    pub time_offset: Option<i64>,
 }
 
 /// The hostname a container gets when nobody chose one; also the skeleton's
@@ -69,6 +71,9 @@ impl Spec {
         }
         if self.kinds.contains(Kind::User) {
             words.push("--map-root-user".into());
+        }
+        if let (true, Some(s)) = (self.kinds.contains(Kind::Time), self.time_offset) {
+            words.push(format!("--monotonic {s} --boottime {s}"));
         }
         if self.kinds.contains(Kind::Pid) {
             words.push("--fork".into());
@@ -109,8 +114,12 @@ pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
     }
     if spec.kinds.contains(Kind::Time) {
         // clone() cannot create a time namespace: unshare makes one for our
-        // future children, then we step into it ourselves.
+        // future children. Its clocks can be shifted only while it is still
+        // empty, so the offsets go in now, then we step in ourselves.
         sys.unshare(KindSet::new().with(Kind::Time))?;
+        if let Some(seconds) = spec.time_offset {
+            sys.set_time_offsets(seconds)?;
+        }
         sys.enter_time_for_children()?;
     }
     Ok(())
@@ -579,6 +588,21 @@ mod tests {
         assert_eq!(
             calls(&Spec::new(kinds)),
             vec![Call::Unshare(kinds), Call::EnterTimeForChildren]
+        );
+    }
+
+    #[test]
+    fn time_offsets_are_written_before_anyone_enters() {
+        let kinds = KindSet::new().with(Kind::Time);
+        let mut spec = Spec::new(kinds);
+        spec.time_offset = Some(86400);
+        assert_eq!(
+            calls(&spec),
+            vec![
+                Call::Unshare(kinds),
+                Call::SetTimeOffsets(86400),
+                Call::EnterTimeForChildren
+            ]
         );
     }
 

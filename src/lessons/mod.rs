@@ -6,6 +6,7 @@ mod ipc;
 mod mnt;
 mod net;
 mod pid;
+mod time;
 mod uts;
 
 use colored::Colorize;
@@ -106,10 +107,10 @@ pub const LESSONS: [Lesson; 10] = [
     Lesson {
         number: 8,
         name: "time",
-        title: "A clock that started later",
+        title: "Clocks of its own",
         adds: Some(Kind::Time),
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/time.md"),
+        steps: Some(time::steps),
     },
     Lesson {
         number: 9,
