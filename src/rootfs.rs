@@ -96,6 +96,7 @@ pub fn assemble(
     fresh_proc: bool,
     sysfs: bool,
     switch: Switch,
+    binds: &[(PathBuf, PathBuf)],
 ) -> Result<()> {
     let new_root = match root {
         Root::Host => return Ok(()),
@@ -104,6 +105,11 @@ pub fn assemble(
             sys.mount_tmpfs("learnns-root", &stage, "mode=0755")?;
             write_skeleton(sys, &stage, hostname)?;
             bind_programs(sys, &stage)?;
+            for (host, inside) in binds {
+                let target = stage.join(inside.strip_prefix("/").unwrap_or(inside));
+                sys.write_file(&target, b"")?;
+                sys.bind(host, &target, false)?;
+            }
             stage
         }
         Root::Dir(dir) => {
@@ -228,6 +234,10 @@ mod tests {
     #[test]
     fn skeleton_root_binds_programs_read_only_and_pivots_last() {
         let mut fake = Recorder::default();
+        let binds = [(
+            PathBuf::from("/tmp/learnns-1-file"),
+            PathBuf::from("/host-file"),
+        )];
         assemble(
             &mut fake,
             &Root::Skeleton,
@@ -235,8 +245,14 @@ mod tests {
             true,
             false,
             Switch::Pivot,
+            &binds,
         )
         .unwrap();
+        assert!(fake.calls.contains(&Call::Bind(
+            "/tmp/learnns-1-file".into(),
+            PathBuf::from(STAGE).join("host-file"),
+            false
+        )));
         let stage = PathBuf::from(STAGE);
         let mounts = fake.mounts();
         assert_eq!(
@@ -245,6 +261,11 @@ mod tests {
         );
         assert!(mounts.contains(&Call::Bind("/usr".into(), stage.join("usr"), true)));
         assert!(mounts.contains(&Call::MountProc(stage.join("proc"))));
+        assert!(mounts.contains(&Call::Bind(
+            "/tmp/learnns-1-file".into(),
+            stage.join("host-file"),
+            false
+        )));
         assert_eq!(mounts.last(), Some(&Call::PivotRoot(stage.clone())));
         // merged /usr: /bin is a symlink, not a mount
         assert!(
@@ -274,6 +295,7 @@ mod tests {
             false,
             true,
             Switch::Chroot,
+            &[],
         )
         .unwrap();
         let mounts = fake.mounts();
@@ -286,7 +308,16 @@ mod tests {
     #[test]
     fn the_host_root_needs_no_assembly() {
         let mut fake = Recorder::default();
-        assemble(&mut fake, &Root::Host, "box", true, true, Switch::Pivot).unwrap();
+        assemble(
+            &mut fake,
+            &Root::Host,
+            "box",
+            true,
+            true,
+            Switch::Pivot,
+            &[],
+        )
+        .unwrap();
         assert!(fake.calls.is_empty());
     }
 

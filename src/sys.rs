@@ -32,6 +32,9 @@ pub enum HostEntry {
 
 /// What the set-up of a container asks of the kernel, from inside it.
 pub trait Sys {
+    /// Take the IDs of root in the caller's (new) user namespace: the IDs it
+    /// was born with may not be mapped there at all.
+    fn become_root(&mut self) -> Result<()>;
     /// `unshare(2)` the given kinds for the calling process.
     fn unshare(&mut self, kinds: KindSet) -> Result<()>;
     /// `sethostname(2)`: only the UTS namespace of the caller sees it.
@@ -70,6 +73,10 @@ pub trait Sys {
 pub struct Kernel;
 
 impl Sys for Kernel {
+    fn become_root(&mut self) -> Result<()> {
+        become_root_inside().map_err(|e| Error::io("setresuid(0) in the user namespace", e))
+    }
+
     fn unshare(&mut self, kinds: KindSet) -> Result<()> {
         let flags = CloneFlags::from_bits_retain(kinds.clone_flags());
         nix::sched::unshare(flags).map_err(|e| Error::sys(format!("unshare({kinds})"), e))
@@ -205,6 +212,7 @@ fn remount_read_only(target: &Path) -> Result<()> {
 /// One call recorded by [`Recorder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
+    BecomeRoot,
     Unshare(KindSet),
     Sethostname(String),
     MakeMountsPrivate,
@@ -235,6 +243,7 @@ impl Call {
     pub fn commands(&self) -> Vec<String> {
         let d = |p: &PathBuf| p.display().to_string();
         match self {
+            Call::BecomeRoot => vec!["setpriv --reuid 0 --regid 0 --clear-groups".into()],
             Call::Unshare(kinds) => vec![format!("unshare {}", kinds.util_flags())],
             Call::Sethostname(name) => vec![format!("hostname {name}")],
             Call::MakeMountsPrivate => vec!["mount --make-rprivate /".into()],
@@ -297,6 +306,10 @@ impl Recorder {
 }
 
 impl Sys for Recorder {
+    fn become_root(&mut self) -> Result<()> {
+        self.calls.push(Call::BecomeRoot);
+        Ok(())
+    }
     fn unshare(&mut self, kinds: KindSet) -> Result<()> {
         self.calls.push(Call::Unshare(kinds));
         Ok(())
@@ -412,6 +425,9 @@ pub fn enter_on_spawn(command: &mut Command, targets: Vec<(Kind, OwnedFd)>) {
             if unsafe { libc::setns(fd.as_raw_fd(), kind.clone_flag()) } != 0 {
                 return Err(io::Error::last_os_error());
             }
+            if *kind == Kind::User {
+                become_root_inside()?;
+            }
         }
         if forks_for_pid {
             // SAFETY: we run between fork and exec in a single-threaded child,
@@ -433,7 +449,8 @@ pub fn enter_on_spawn(command: &mut Command, targets: Vec<(Kind, OwnedFd)>) {
         Ok(())
     };
     // SAFETY: the hook only makes async-signal-safe system calls (setns,
-    // fork, close_range, waitpid, _exit) and allocates nothing.
+    // setgroups, setresgid, setresuid, fork, close_range, waitpid, _exit)
+    // and allocates nothing.
     unsafe {
         command.pre_exec(hook);
     }
@@ -458,6 +475,21 @@ pub fn fork_into(targets: Vec<(Kind, OwnedFd)>, body: impl FnOnce() -> i32) -> R
             exit_now(body())
         }
     }
+}
+
+/// After joining a user namespace, become its root, as `nsenter --user`
+/// does: our old IDs may not be mapped there at all.
+fn become_root_inside() -> io::Result<()> {
+    // SAFETY: plain system calls on integers; a null list with size 0 is
+    // valid for setgroups. It fails where setgroups is denied (rootless),
+    // which is fine: there are no groups to drop then.
+    unsafe {
+        libc::setgroups(0, std::ptr::null());
+        if libc::setresgid(0, 0, 0) != 0 || libc::setresuid(0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Wait for a child with bare system calls (safe between fork and exec) and

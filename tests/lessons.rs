@@ -697,3 +697,40 @@ fn run_time_offset_moves_the_boot_clock() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("add --time"));
 }
+
+#[test]
+fn lesson_6_root_inside_is_an_unused_host_id_and_cannot_touch_host_files() {
+    if !privileged("lesson_6_user") {
+        return;
+    }
+    let text = lesson(&["lesson", "6", "--no-pause"]);
+    let (outside, inside) = first_row_after(&text, "-- cat /proc/self/uid_map");
+    assert_eq!(
+        outside.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    assert_eq!(
+        inside.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1000000000", "65536"]
+    );
+    let (_, id) = first_row_after(&text, "-- id\n");
+    assert!(id.starts_with("uid=0(root)"), "{id}");
+    assert!(
+        text.contains("Uid:\t1000000000")
+            || text.contains("Uid:        1000000000")
+            || text
+                .lines()
+                .any(|l| l.trim_start().starts_with("Uid:") && l.contains("1000000000"))
+    );
+    assert!(
+        text.contains("65534 65534"),
+        "the host's root is unmapped inside"
+    );
+    assert!(text.contains("Permission denied"));
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with("-host-file"))
+        .collect();
+    assert!(left.is_empty(), "the host file is removed");
+}

@@ -4,7 +4,7 @@
 //! outright (SIGKILL, a crash) the next start finds and undoes what was left.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use nix::sys::signal::{Signal, kill};
@@ -25,6 +25,8 @@ pub enum Undo {
     /// A network link on the host (the host end of a veth pair). Deleting
     /// one end of a veth pair deletes the other.
     Link { name: String },
+    /// A file learnns made in the temporary directory (lesson 6).
+    File { path: PathBuf },
 }
 
 /// Every host-side name learnns gives starts with this, then the run's PID.
@@ -36,6 +38,7 @@ impl Undo {
             Undo::Process { pid, start } => format!("process {pid} {start}"),
             Undo::MsgQueue { id, ctime } => format!("msgqueue {id} {ctime}"),
             Undo::Link { name } => format!("link {name}"),
+            Undo::File { path } => format!("file {}", path.display()),
         }
     }
 
@@ -53,6 +56,9 @@ impl Undo {
             }),
             ["link", name] if ours(name) => Some(Undo::Link {
                 name: name.to_string(),
+            }),
+            ["file", path] if is_our_temp_file(Path::new(path)) => Some(Undo::File {
+                path: PathBuf::from(path),
             }),
             _ => None,
         }
@@ -81,6 +87,10 @@ impl Undo {
                 sys::msg_queue_remove(*id).ok()?;
                 Some(format!("removed message queue {id} (`ipcrm -q {id}`)"))
             }
+            Undo::File { path } => {
+                fs::remove_file(path).ok()?;
+                Some(format!("removed {}", path.display()))
+            }
             Undo::Link { name } => {
                 if !std::path::Path::new("/sys/class/net").join(name).exists() {
                     return None;
@@ -92,6 +102,15 @@ impl Undo {
             }
         }
     }
+}
+
+/// Only files named `learnns-...` directly in the temporary directory.
+fn is_our_temp_file(path: &Path) -> bool {
+    path.parent() == Some(std::env::temp_dir().as_path())
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("learnns-"))
 }
 
 /// Run `ip` for clean-up, without output; None if it failed.
@@ -279,6 +298,9 @@ mod tests {
             Undo::Link {
                 name: "learnns123h".into(),
             },
+            Undo::File {
+                path: std::env::temp_dir().join("learnns-1-host-file"),
+            },
         ] {
             assert_eq!(Undo::from_line(&undo.to_line()), Some(undo));
         }
@@ -287,6 +309,8 @@ mod tests {
         // A journal can only ever make learnns delete learnns's own names.
         assert_eq!(Undo::from_line("link eth0"), None);
         assert_eq!(Undo::from_line("link learnns/../x"), None);
+        assert_eq!(Undo::from_line("file /etc/passwd"), None);
+        assert_eq!(Undo::from_line("file /tmp/../etc/learnns-x"), None);
         assert_eq!(Undo::from_line(""), None);
     }
 

@@ -7,7 +7,7 @@ pub mod cleanup;
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -38,6 +38,11 @@ pub struct Spec {
     pub veth: Option<Subnet>,
     /// Seconds added to the monotonic and boot-time clocks inside.
     pub time_offset: Option<i64>,
+    /// Map root inside to this range of host IDs (first, count) instead of
+    /// to the caller. Only root may map a range.
+    pub id_range: Option<(u32, u32)>,
+    /// Host files to bind into the mini root, read-write: (host, inside).
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The hostname a container gets when nobody chose one; also the skeleton's
@@ -91,6 +96,9 @@ impl Spec {
 /// anything else runs there. It runs inside the child, so it can only change
 /// the container, never the host.
 pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
+    if spec.kinds.contains(Kind::User) {
+        sys.become_root()?;
+    }
     if let (true, Some(name)) = (spec.kinds.contains(Kind::Uts), &spec.hostname) {
         sys.sethostname(name)?;
     }
@@ -109,7 +117,15 @@ pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
             // sysfs shows network devices, so the kernel allows a fresh one
             // only to whoever owns the network namespace.
             let sysfs = spec.kinds.contains(Kind::Net) || !spec.kinds.contains(Kind::User);
-            rootfs::assemble(sys, &spec.root, hostname, fresh_proc, sysfs, spec.switch)?;
+            rootfs::assemble(
+                sys,
+                &spec.root,
+                hostname,
+                fresh_proc,
+                sysfs,
+                spec.switch,
+                &spec.binds,
+            )?;
         }
     }
     if spec.kinds.contains(Kind::Time) {
@@ -347,7 +363,7 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
 
     let result = (|| {
         if spec.kinds.contains(Kind::User) {
-            write_id_maps(child)?;
+            write_id_maps(child, spec.id_range)?;
         }
         // The host side of the network is ready before the command starts.
         let veth = match spec.veth {
@@ -422,23 +438,32 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> Result<()> {
 }
 
 // ANCHOR: idmap
-/// Map root inside the new user namespace to the user who ran learnns, as
-/// `unshare --map-root-user` does. Only a process outside the namespace can
-/// write these files, and only once.
-fn write_id_maps(child: Pid) -> Result<()> {
-    let uid = nix::unistd::geteuid();
-    let gid = nix::unistd::getegid();
+/// Write the new user namespace's ID maps. By default root inside is the
+/// user who ran learnns (`unshare --map-root-user`); with `range`, root
+/// inside is the first ID of a range of otherwise unused host IDs, so that
+/// nothing inside is anybody on the host. Only a process outside the
+/// namespace can write these files, and only once.
+fn write_id_maps(child: Pid, range: Option<(u32, u32)>) -> Result<()> {
     let base = format!("/proc/{child}");
     let write = |file: &str, text: String| {
         std::fs::write(format!("{base}/{file}"), text)
             .map_err(|e| Error::io(format!("write {base}/{file}"), e))
     };
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
     if !uid.is_root() {
         // An unprivileged writer must give up setgroups before mapping groups.
         write("setgroups", "deny".into())?;
     }
-    write("uid_map", format!("0 {uid} 1\n"))?;
-    write("gid_map", format!("0 {gid} 1\n"))
+    let (uids, gids) = match range {
+        Some((first, count)) => (
+            format!("0 {first} {count}\n"),
+            format!("0 {first} {count}\n"),
+        ),
+        None => (format!("0 {uid} 1\n"), format!("0 {gid} 1\n")),
+    };
+    write("uid_map", uids)?;
+    write("gid_map", gids)
 }
 // ANCHOR_END: idmap
 

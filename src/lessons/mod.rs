@@ -7,6 +7,7 @@ mod mnt;
 mod net;
 mod pid;
 mod time;
+mod user;
 mod uts;
 
 use colored::Colorize;
@@ -93,8 +94,8 @@ pub const LESSONS: [Lesson; 10] = [
         name: "user",
         title: "Root inside, nobody outside",
         adds: Some(Kind::User),
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/user.md"),
+        steps: Some(user::steps),
     },
     Lesson {
         number: 7,

@@ -57,6 +57,8 @@ pub struct Fingerprint {
     pub ipc: BTreeSet<String>,
     pub processes: BTreeSet<String>,
     pub journals: BTreeSet<String>,
+    /// learnns's files in the temporary directory.
+    pub temp_files: BTreeSet<String>,
 }
 
 fn names(dir: &str) -> BTreeSet<String> {
@@ -129,6 +131,10 @@ impl Fingerprint {
             ipc: ipc_objects(),
             processes: processes(),
             journals: names("/run/learnns"),
+            temp_files: names(&std::env::temp_dir().to_string_lossy())
+                .into_iter()
+                .filter(|n| n.starts_with("learnns"))
+                .collect(),
         }
     }
 }
@@ -153,6 +159,7 @@ pub fn assert_same(before: &Fingerprint, after: &Fingerprint, what: &str) {
     same!(ipc);
     same!(processes);
     same!(journals);
+    same!(temp_files);
 }
 
 /// Take fingerprints until one equals `before` (the kernel finishes killing

@@ -1,0 +1,106 @@
+//! Lesson 6: the user namespace. Root inside, an unused range of host IDs
+//! outside, and a file of the host's root that root inside cannot change.
+
+use std::path::PathBuf;
+
+use super::Session;
+use crate::container::cleanup::{self, Undo};
+use crate::error::{Error, Result};
+use crate::ns::Kind;
+
+/// Root inside becomes this host ID when learnns runs as root: far above
+/// any real user's or any /etc/subuid range in common use.
+pub const FIRST_HOST_ID: u32 = 1_000_000_000;
+pub const COUNT: u32 = 65536;
+
+/// Where the host's file appears inside the container.
+const INSIDE: &str = "/host-file";
+
+// ANCHOR: steps
+pub fn steps(s: &mut Session) -> Result<()> {
+    s.say("opening");
+    s.pause()?;
+    if !s.has(Kind::User) {
+        s.skip("skipped: this container has no user namespace of its own");
+        s.links()?;
+        return s.check_your_work();
+    }
+
+    s.heading("Root inside, somebody else outside");
+    let root = nix::unistd::geteuid().is_root();
+    let bound = s.has(Kind::Mnt) && root;
+    if root {
+        s.spec.id_range = Some((FIRST_HOST_ID, COUNT));
+    }
+    let host_file = if bound { Some(host_file()?) } else { None };
+    if let Some((path, _)) = &host_file {
+        s.spec.binds.push((path.clone(), PathBuf::from(INSIDE)));
+    }
+    s.say("map");
+    let pid = s.start_container()?.pid;
+    let (_, id) = s.observe(&["id"])?;
+    let (_, map) = s.observe(&["cat", "/proc/self/uid_map"])?;
+    let expected = if root {
+        FIRST_HOST_ID
+    } else {
+        nix::unistd::geteuid().as_raw()
+    };
+    let fields: Vec<&str> = map.text.split_whitespace().collect();
+    s.check(
+        id.text.starts_with("uid=0(root)")
+            && fields.first() == Some(&"0")
+            && fields.get(1) == Some(&expected.to_string().as_str()),
+        &format!("inside, `id` says root, and root inside is {expected} outside"),
+        &format!(
+            "id said `{}`, the map `{}`",
+            id.text.trim(),
+            map.text.trim()
+        ),
+    );
+    s.say("host_view");
+    let status = s.host(&["grep", "^Uid:", &format!("/proc/{pid}/status")])?;
+    s.check(
+        status.text.split_whitespace().nth(1) == Some(expected.to_string().as_str()),
+        &format!("the host sees the container's root as user {expected}"),
+        "it sees another user",
+    );
+    s.pause()?;
+
+    s.heading("A file of the host's root");
+    match &host_file {
+        Some((path, _token)) => {
+            s.say("host_file");
+            let before = std::fs::read_to_string(path).unwrap_or_default();
+            s.inside(&["ls", "-ln", INSIDE])?;
+            let write = s.inside(&["sh", "-c", &format!("echo changed >> {INSIDE}")])?;
+            let after = std::fs::read_to_string(path).unwrap_or_default();
+            s.check(
+                write.status != Some(0) && before == after,
+                "root inside could not change the host root's file",
+                "the write went through",
+            );
+        }
+        None => s.skip("skipped: run as root with a mount namespace to see this (learnns needs to own a file as the host's root)"),
+    }
+    s.pause()?;
+
+    s.heading("Why rootless containers start with the user namespace");
+    s.say("rootless");
+    s.pause()?;
+
+    s.links()?;
+    s.check_your_work()
+}
+// ANCHOR_END: steps
+
+/// A small file owned by the host's root, registered for removal.
+fn host_file() -> Result<(PathBuf, cleanup::Token)> {
+    let path = std::env::temp_dir().join(format!("learnns-{}-host-file", std::process::id()));
+    let token = cleanup::register(Undo::File { path: path.clone() });
+    std::fs::write(&path, "owned by the host's root\n")
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+    Ok((path, token))
+}
