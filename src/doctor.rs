@@ -195,8 +195,15 @@ pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
     if needs_namespaces && !machine.root {
         match &machine.userns {
             Userns::Allowed if problems.is_empty() => {
-                let flags = lesson.default_kinds().with(Kind::User).util_flags();
-                return Verdict::Rootless(format!("learnns lesson {} {flags}", lesson.number));
+                if lesson.default_kinds().contains(Kind::User) {
+                    return Verdict::Ready;
+                }
+                let caveat = if lesson.name == "net" {
+                    "; the veth steps need root and are left out"
+                } else {
+                    ""
+                };
+                return Verdict::Rootless(format!("learnns adds a user namespace first{caveat}"));
             }
             Userns::Allowed => {}
             Userns::Blocked { why, fix } => problems.push(format!(
@@ -290,7 +297,7 @@ pub fn report(machine: &Machine) -> bool {
         match verdict(lesson, machine) {
             Verdict::Ready => println!("    {} {label} ready", mark(true)),
             Verdict::Rootless(how) => {
-                println!("    {} {label} ready without root as: {how}", mark(true))
+                println!("    {} {label} ready without root: {how}", mark(true))
             }
             Verdict::Coming(problems) if problems.is_empty() => {
                 println!(
@@ -353,7 +360,7 @@ mod tests {
         assert_eq!(verdict(&LESSONS[0], &m), Verdict::Ready);
         assert_eq!(
             verdict(&LESSONS[3], &m),
-            Verdict::Rootless("learnns lesson 3 --user --pid --ipc --uts".into())
+            Verdict::Rootless("learnns adds a user namespace first".into())
         );
     }
 

@@ -150,6 +150,21 @@ pub fn upto(n: u8) -> KindSet {
         .collect()
 }
 
+// ANCHOR: rootless
+/// Without root, a namespace can only be created from inside a user
+/// namespace of one's own: add one (created first), as rootless container
+/// tools do, and say so.
+pub fn rootless(kinds: KindSet) -> KindSet {
+    if kinds.is_empty() || kinds.contains(Kind::User) || nix::unistd::geteuid().is_root() {
+        return kinds;
+    }
+    eprintln!(
+        "  (not root: learnns adds a user namespace and creates the others inside it, as rootless containers do; lesson 6 explains)"
+    );
+    kinds.with(Kind::User)
+}
+// ANCHOR_END: rootless
+
 /// Find a lesson by number (`3`) or name (`pid`).
 pub fn find(selector: &str) -> Result<&'static Lesson> {
     let wanted = selector.trim().to_ascii_lowercase();
@@ -184,7 +199,7 @@ pub struct Options {
 /// The container of a lesson: its kinds (or the learner's), the lesson's
 /// hostname, and from lesson 4 on, the mini root file system.
 pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
-    let kinds = kinds.unwrap_or_else(|| lesson.default_kinds());
+    let kinds = rootless(kinds.unwrap_or_else(|| lesson.default_kinds()));
     let root = if lesson.number >= 4 && kinds.contains(Kind::Mnt) {
         Root::Skeleton
     } else {
