@@ -385,6 +385,21 @@ impl Session {
         Ok(())
     }
 
+    /// A lesson about `kind` run with kind flags that leave it out has
+    /// nothing of its own to show: say so, compare the links, and finish.
+    /// True when the lesson is over.
+    pub fn lacks(&self, kind: Kind) -> Result<bool> {
+        if self.has(kind) {
+            return Ok(false);
+        }
+        self.skip(&format!(
+            "skipped: this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
+        ));
+        self.links()?;
+        self.check_your_work()?;
+        Ok(true)
+    }
+
     /// The closing comparison every lesson makes: its `table` section, then
     /// the namespace links of learnns and the container side by side.
     pub fn links(&self) -> Result<()> {
