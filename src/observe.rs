@@ -5,7 +5,6 @@ use std::process::{Command, Stdio};
 
 use colored::Colorize;
 
-use crate::error::Result;
 use crate::ns::{Identities, ORDER, link_text};
 
 /// What one command printed and how it ended.
@@ -163,7 +162,7 @@ pub fn inode_table(outside: &Identities, inside: &Identities) -> String {
 // ANCHOR_END: inode_table
 
 /// Show both captures with their titles.
-pub fn print_pair(outside: &Capture, inside: &Capture) -> Result<()> {
+pub fn print_pair(outside: &Capture, inside: &Capture) {
     print!(
         "{}",
         side_by_side(
@@ -172,7 +171,6 @@ pub fn print_pair(outside: &Capture, inside: &Capture) -> Result<()> {
             crate::ui::width(),
         )
     );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -65,9 +65,7 @@ fn queue_exists(id: i32) -> bool {
 /// Lesson 2 on a terminal, stopped at the pause after it made its host queue.
 fn lesson_2_paused_with_queue() -> (OnTerminal, i32) {
     let mut term = OnTerminal::start(&["lesson", "2"]);
-    term.wait_for(PAUSE, 1);
-    term.type_line("");
-    term.wait_for(PAUSE, 2);
+    term.walk_to_pause(2);
     let id = term
         .seen
         .lines()
@@ -168,11 +166,7 @@ fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
     let before = Fingerprint::take();
     let mut term = OnTerminal::start(&["lesson", "5"]);
     // Pause 4 comes right after the veth pair was made and pinged.
-    for pause in 1..4 {
-        term.wait_for(PAUSE, pause);
-        term.type_line("");
-    }
-    term.wait_for(PAUSE, 4);
+    term.walk_to_pause(4);
     let link = format!("learnns{}h", term.child.id());
     assert!(
         std::path::Path::new("/sys/class/net").join(&link).exists(),

@@ -362,7 +362,7 @@ impl Session {
         ui::command_line(" inside #", &container.nsenter_line(&argv));
         let outside = observe::capture(observe::host_command(&argv));
         let inside = observe::capture(container.command(&argv)?);
-        observe::print_pair(&outside, &inside)?;
+        observe::print_pair(&outside, &inside);
         Ok((outside, inside))
     }
     // ANCHOR_END: observe

@@ -247,6 +247,15 @@ impl OnTerminal {
         }
     }
 
+    /// Press Enter at each pause until the screen shows pause number `n`.
+    pub fn walk_to_pause(&mut self, n: usize) {
+        for earlier in 1..n {
+            self.wait_for(PAUSE, earlier);
+            self.type_line("");
+        }
+        self.wait_for(PAUSE, n);
+    }
+
     pub fn type_line(&mut self, line: &str) {
         use std::io::Write;
         self.master
