@@ -120,6 +120,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub time_offset: Option<i64>,
 
+    /// Give the container a cgroup of its own allowing at most N processes
+    /// (pids.max; needs root).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pids_max: Option<u32>,
+
+    /// Give the container a cgroup of its own with this much memory
+    /// (memory.max, or memory.limit_in_bytes on cgroup v1), e.g. 64M; needs root.
+    #[arg(long, value_name = "SIZE", value_parser = crate::cgroup::parse_size)]
+    pub memory_max: Option<u64>,
+
     /// Join the container to the host with a veth pair (needs a network
     /// namespace and root).
     #[arg(long)]

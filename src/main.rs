@@ -1,5 +1,6 @@
 //! learnns: build a Linux container by hand, one namespace at a time.
 
+mod cgroup;
 mod cli;
 mod container;
 mod doctor;
@@ -137,6 +138,17 @@ fn run_command(args: RunArgs) -> Result<i32> {
             return usage("--time-offset needs a time namespace.\n  fix: add --time");
         }
         spec.time_offset = Some(seconds);
+    }
+    if args.pids_max.is_some() || args.memory_max.is_some() {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::Setup(
+                "limits need a cgroup, and only root can make one.\n  fix: run with sudo, or leave out --pids-max/--memory-max (as an ordinary user, `systemd-run --user --scope -p TasksMax=N -p MemoryMax=SIZE CMD` asks systemd for one)".into(),
+            ));
+        }
+        spec.limits = Some(cgroup::Limits {
+            pids: args.pids_max,
+            memory: args.memory_max,
+        });
     }
     if args.veth {
         ui::narrate_to_stderr();

@@ -387,10 +387,13 @@ impl Sys for Recorder {
 
 // ANCHOR: clone
 /// Start `child` as a new process inside fresh namespaces of `kinds`, like
-/// `clone(2)` with `CLONE_NEW*` flags. Time namespaces cannot be created by
-/// `clone(2)`; the child makes those itself with `unshare`.
+/// `clone(2)` with `CLONE_NEW*` flags. Two kinds the child makes itself with
+/// `unshare`: time (`clone(2)` cannot create one) and cgroup (its root must
+/// be the container's own cgroup, which the parent moves the child into
+/// after the clone).
 pub fn clone_into(kinds: KindSet, child: impl FnMut() -> isize) -> Result<Pid> {
-    let flags = CloneFlags::from_bits_retain(kinds.clone_flags() & !libc::CLONE_NEWTIME);
+    let later = libc::CLONE_NEWTIME | libc::CLONE_NEWCGROUP;
+    let flags = CloneFlags::from_bits_retain(kinds.clone_flags() & !later);
     let mut stack = vec![0u8; 1 << 20];
     // SAFETY: learnns is single-threaded, so the child's copy of the address
     // space holds no lock another thread owned. Without CLONE_VM the child
@@ -413,13 +416,15 @@ pub fn clone_into(kinds: KindSet, child: impl FnMut() -> isize) -> Result<Pid> {
 
 // ANCHOR: enter
 /// Make `command` start inside the namespaces behind `targets`, like
-/// `nsenter`. The files are opened by the caller; the joining happens in the
+/// `nsenter`, after moving into the cgroups whose `cgroup.procs` files are
+/// `cgroups`. The files are opened by the caller; the joining happens in the
 /// child between fork and exec. Joining a PID namespace only affects the
 /// children of the caller, so after `setns` the child forks once more: the
 /// grandchild runs the command inside, the child waits and passes its status on.
-pub fn enter_on_spawn(command: &mut Command, targets: Vec<(Kind, OwnedFd)>) {
+pub fn enter_on_spawn(command: &mut Command, cgroups: Vec<OwnedFd>, targets: Vec<(Kind, OwnedFd)>) {
     let forks_for_pid = targets.iter().any(|(kind, _)| *kind == Kind::Pid);
     let hook = move || -> io::Result<()> {
+        join_cgroups(&cgroups)?;
         for (kind, fd) in &targets {
             // SAFETY: setns only reads the descriptor, which `targets` keeps open.
             if unsafe { libc::setns(fd.as_raw_fd(), kind.clone_flag()) } != 0 {
@@ -448,24 +453,46 @@ pub fn enter_on_spawn(command: &mut Command, targets: Vec<(Kind, OwnedFd)>) {
         }
         Ok(())
     };
-    // SAFETY: the hook only makes async-signal-safe system calls (setns,
-    // setgroups, setresgid, setresuid, fork, close_range, waitpid, _exit)
-    // and allocates nothing.
+    // SAFETY: the hook only makes async-signal-safe system calls (write,
+    // setns, setgroups, setresgid, setresuid, fork, close_range, waitpid,
+    // _exit) and allocates nothing.
     unsafe {
         command.pre_exec(hook);
     }
 }
 // ANCHOR_END: enter
 
-/// Fork a child that joins the namespaces behind `targets` and runs `body`,
-/// exiting with what it returns. For work learnns does inside with its own
-/// code (a socket, a probe) rather than by running a program.
-pub fn fork_into(targets: Vec<(Kind, OwnedFd)>, body: impl FnOnce() -> i32) -> Result<Pid> {
+/// Move the calling process into the cgroups whose `cgroup.procs` files
+/// are open in `files`: writing 0 means "the writer". Done before entering
+/// any namespace, while the host's credentials still apply.
+fn join_cgroups(files: &[OwnedFd]) -> io::Result<()> {
+    for fd in files {
+        // SAFETY: writes one byte from a static buffer to a descriptor the
+        // caller keeps open.
+        if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Fork a child that joins the cgroups and the namespaces behind `targets`
+/// and runs `body`, exiting with what it returns. For work learnns does
+/// inside with its own code (a socket, a probe) rather than by running a
+/// program.
+pub fn fork_into(
+    cgroups: Vec<OwnedFd>,
+    targets: Vec<(Kind, OwnedFd)>,
+    body: impl FnOnce() -> i32,
+) -> Result<Pid> {
     // SAFETY: learnns is single-threaded, so the child holds no lock another
     // thread owned; it leaves with exit_now, never returning into our caller.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
         nix::unistd::ForkResult::Parent { child } => Ok(child),
         nix::unistd::ForkResult::Child => {
+            if join_cgroups(&cgroups).is_err() {
+                exit_now(125);
+            }
             for (kind, fd) in &targets {
                 let flags = CloneFlags::from_bits_retain(kind.clone_flag());
                 if nix::sched::setns(fd, flags).is_err() {
@@ -476,6 +503,29 @@ pub fn fork_into(targets: Vec<(Kind, OwnedFd)>, body: impl FnOnce() -> i32) -> R
         }
     }
 }
+
+// ANCHOR: bomb
+/// A fork bomb on a leash: try to start `count` processes that each sleep
+/// for `life` and exit. A real fork bomb forks forever, each child forking
+/// again; this one is bounded in number and in time. Returns how many
+/// forks succeeded; the others were refused (EAGAIN when `pids.max` is hit).
+pub fn fork_sleepers(count: u32, life: std::time::Duration) -> u32 {
+    let mut started = 0;
+    for _ in 0..count {
+        // SAFETY: called in a single-threaded child of learnns; the new
+        // process only sleeps and leaves with _exit.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                std::thread::sleep(life);
+                exit_now(0)
+            }
+            Ok(nix::unistd::ForkResult::Parent { .. }) => started += 1,
+            Err(_) => {}
+        }
+    }
+    started
+}
+// ANCHOR_END: bomb
 
 /// After joining a user namespace, become its root, as `nsenter --user`
 /// does: our old IDs may not be mapped there at all.

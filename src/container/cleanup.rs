@@ -27,6 +27,8 @@ pub enum Undo {
     Link { name: String },
     /// A file learnns made in the temporary directory (lesson 6).
     File { path: PathBuf },
+    /// A cgroup directory (lesson 7); whatever is still in it is killed.
+    Cgroup { path: PathBuf },
 }
 
 /// Every host-side name learnns gives starts with this, then the run's PID.
@@ -39,6 +41,7 @@ impl Undo {
             Undo::MsgQueue { id, ctime } => format!("msgqueue {id} {ctime}"),
             Undo::Link { name } => format!("link {name}"),
             Undo::File { path } => format!("file {}", path.display()),
+            Undo::Cgroup { path } => format!("cgroup {}", path.display()),
         }
     }
 
@@ -58,6 +61,9 @@ impl Undo {
                 name: name.to_string(),
             }),
             ["file", path] if is_our_temp_file(Path::new(path)) => Some(Undo::File {
+                path: PathBuf::from(path),
+            }),
+            ["cgroup", path] if crate::cgroup::is_ours(Path::new(path)) => Some(Undo::Cgroup {
                 path: PathBuf::from(path),
             }),
             _ => None,
@@ -90,6 +96,10 @@ impl Undo {
             Undo::File { path } => {
                 fs::remove_file(path).ok()?;
                 Some(format!("removed {}", path.display()))
+            }
+            Undo::Cgroup { path } => {
+                crate::cgroup::remove(path).ok()?.then_some(())?;
+                Some(format!("removed cgroup {} (`rmdir`)", path.display()))
             }
             Undo::Link { name } => {
                 if !std::path::Path::new("/sys/class/net").join(name).exists() {
@@ -301,6 +311,9 @@ mod tests {
             Undo::File {
                 path: std::env::temp_dir().join("learnns-1-host-file"),
             },
+            Undo::Cgroup {
+                path: "/sys/fs/cgroup/pids/learnns-1-1".into(),
+            },
         ] {
             assert_eq!(Undo::from_line(&undo.to_line()), Some(undo));
         }
@@ -311,6 +324,7 @@ mod tests {
         assert_eq!(Undo::from_line("link learnns/../x"), None);
         assert_eq!(Undo::from_line("file /etc/passwd"), None);
         assert_eq!(Undo::from_line("file /tmp/../etc/learnns-x"), None);
+        assert_eq!(Undo::from_line("cgroup /sys/fs/cgroup/system.slice"), None);
         assert_eq!(Undo::from_line(""), None);
     }
 

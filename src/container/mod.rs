@@ -17,6 +17,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
+use crate::cgroup::{Cgroup, Layout, Limits};
 use crate::error::{Error, Result};
 use crate::network::{self, Subnet, Veth};
 use crate::ns::{Identities, Kind, KindSet};
@@ -43,6 +44,8 @@ pub struct Spec {
     pub id_range: Option<(u32, u32)>,
     /// Host files to bind into the mini root, read-write: (host, inside).
     pub binds: Vec<(PathBuf, PathBuf)>,
+    /// Give the container a cgroup of its own with these limits.
+    pub limits: Option<Limits>,
 }
 
 /// The hostname a container gets when nobody chose one; also the skeleton's
@@ -98,6 +101,11 @@ impl Spec {
 pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
     if spec.kinds.contains(Kind::User) {
         sys.become_root()?;
+    }
+    if spec.kinds.contains(Kind::Cgroup) {
+        // The new namespace is rooted at the cgroup we are in right now,
+        // which is why the parent moved us into ours before saying "go".
+        sys.unshare(KindSet::new().with(Kind::Cgroup))?;
     }
     if let (true, Some(name)) = (spec.kinds.contains(Kind::Uts), &spec.hostname) {
         sys.sethostname(name)?;
@@ -164,6 +172,9 @@ pub struct Container {
     /// learnns goes away it reads EOF and exits.
     _lifeline: OwnedFd,
     _veth: Option<Veth>,
+    /// Dropped after the init is killed (fields drop after `drop`), so the
+    /// directory is empty by then.
+    cgroup: Option<Cgroup>,
 }
 
 /// The messages the child sends up the sync pipe.
@@ -181,9 +192,15 @@ impl Container {
             token: started.token,
             _lifeline: started.lifeline,
             _veth: started.veth,
+            cgroup: started.cgroup,
         })
     }
     // ANCHOR_END: start
+
+    /// The cgroup learnns made for this container, if it has limits.
+    pub fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
+    }
 
     /// The namespaces of the container's init, as the host sees them.
     pub fn identities(&self) -> Result<Identities> {
@@ -192,8 +209,19 @@ impl Container {
 
     /// A command that will run inside every namespace where the container
     /// differs from learnns itself, like `nsenter -t PID ...`.
+    /// Like `docker exec`, the command also joins the container's cgroup, so
+    /// that its limits hold for everything started inside.
     pub fn command(&self, argv: &[String]) -> Result<Command> {
-        command_in(self.pid, argv)
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        sys::enter_on_spawn(&mut command, self.join_files()?, targets(self.pid)?);
+        Ok(command)
+    }
+
+    fn join_files(&self) -> Result<Vec<OwnedFd>> {
+        self.cgroup
+            .as_ref()
+            .map_or(Ok(Vec::new()), Cgroup::join_files)
     }
 
     /// The `nsenter` line that does what [`Container::command`] does.
@@ -208,7 +236,7 @@ impl Container {
             .into_iter()
             .filter(|(kind, _)| kinds.contains(*kind))
             .collect();
-        sys::fork_into(targets, body)
+        sys::fork_into(self.join_files()?, targets, body)
     }
 }
 
@@ -238,7 +266,7 @@ pub fn command_in(pid: Pid, argv: &[String]) -> Result<Command> {
     let targets = targets(pid)?;
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);
-    sys::enter_on_spawn(&mut command, targets);
+    sys::enter_on_spawn(&mut command, Vec::new(), targets);
     Ok(command)
 }
 
@@ -265,6 +293,7 @@ impl Drop for Container {
 pub fn run(spec: &Spec, argv: &[String]) -> Result<i32> {
     let started = spawn(spec, Init::Exec(argv, None))?;
     wait_for(started.pid, started.token)
+    // `started` drops here: the cgroup goes, with anything left in it.
 }
 
 /// Run `probe` as the first process of a new container; return its report.
@@ -365,6 +394,10 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
         if spec.kinds.contains(Kind::User) {
             write_id_maps(child, spec.id_range)?;
         }
+        let cgroup = match spec.limits {
+            Some(limits) => Some(Cgroup::create(&Layout::detect()?, limits, child)?),
+            None => None,
+        };
         // The host side of the network is ready before the command starts.
         let veth = match spec.veth {
             Some(subnet) => Some(network::connect(child, subnet)?),
@@ -373,14 +406,15 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
         nix::unistd::write(&go_write, &[READY])
             .map_err(|e| Error::sys("start the container", e))?;
         read_report(File::from(report_read), holds)?;
-        Ok(veth)
+        Ok((veth, cgroup))
     })();
     match result {
-        Ok(veth) => Ok(Started {
+        Ok((veth, cgroup)) => Ok(Started {
             pid: child,
             token,
             lifeline: go_write,
             veth,
+            cgroup,
         }),
         Err(e) => {
             cleanup::undo(token);
@@ -396,6 +430,7 @@ struct Started {
     /// The parent's end of the start pipe; see [`Container`].
     lifeline: OwnedFd,
     veth: Option<Veth>,
+    cgroup: Option<Cgroup>,
 }
 // ANCHOR_END: spawn
 
@@ -605,6 +640,23 @@ mod tests {
         );
         // Without a mount namespace, mounting /proc would change the host.
         assert_eq!(calls(&Spec::new(KindSet::new().with(Kind::Pid))), vec![]);
+    }
+
+    #[test]
+    fn cgroup_namespace_is_made_inside_after_root_and_before_mounts() {
+        let kinds = KindSet::new()
+            .with(Kind::User)
+            .with(Kind::Cgroup)
+            .with(Kind::Mnt);
+        let calls = calls(&Spec::new(kinds));
+        assert_eq!(
+            &calls[..3],
+            &[
+                Call::BecomeRoot,
+                Call::Unshare(KindSet::new().with(Kind::Cgroup)),
+                Call::MakeMountsPrivate
+            ]
+        );
     }
 
     #[test]
