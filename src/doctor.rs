@@ -35,8 +35,8 @@ pub struct Machine {
     pub userns: Userns,
     pub kinds: KindSet,
     pub cgroup: CgroupMode,
-    /// Controllers that can limit processes and memory, and where.
-    pub limits: Option<String>,
+    /// Where processes and memory can be limited, or why they cannot.
+    pub limits: Result<String, String>,
     pub ip: Option<PathBuf>,
     pub ping: Option<PathBuf>,
     pub seccomp: bool,
@@ -55,7 +55,9 @@ impl Machine {
             userns: userns(),
             kinds,
             cgroup,
-            limits: limits(cgroup),
+            limits: crate::cgroup::Layout::detect()
+                .map(|l| l.describe())
+                .map_err(|e| e.to_string()),
             ip: find_in_path("ip"),
             ping: find_in_path("ping"),
             seccomp: std::fs::read_to_string("/proc/self/status")
@@ -112,25 +114,6 @@ fn cgroup_mode() -> CgroupMode {
     }
 }
 
-/// Where pids and memory limits can be set, if anywhere.
-fn limits(mode: CgroupMode) -> Option<String> {
-    let v2 = |root: &str| {
-        let controllers = std::fs::read_to_string(format!("{root}/cgroup.controllers")).ok()?;
-        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
-        (has("pids") && has("memory")).then(|| format!("v2 at {root}"))
-    };
-    let v1 = || {
-        let has = |c: &str| Path::new(&format!("/sys/fs/cgroup/{c}/tasks")).exists();
-        (has("pids") && has("memory")).then(|| "v1 pids and memory controllers".to_string())
-    };
-    match mode {
-        CgroupMode::V2 => v2("/sys/fs/cgroup"),
-        CgroupMode::Hybrid => v2("/sys/fs/cgroup/unified").or_else(v1),
-        CgroupMode::V1 => v1(),
-        CgroupMode::Missing => None,
-    }
-}
-
 /// The first executable called `name` on PATH.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -174,9 +157,11 @@ pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
         "net" if machine.ping.is_none() => problems.push(
             "`ping` is not installed; fix: sudo apt-get install iputils-ping (or your distribution's iputils)".into(),
         ),
-        "cgroup" if machine.limits.is_none() => problems.push(
-            "no cgroup pids and memory controllers; fix: enable them (cgroup v2: echo '+pids +memory' > /sys/fs/cgroup/cgroup.subtree_control)".into(),
-        ),
+        "cgroup" => {
+            if let Err(why) = &machine.limits {
+                problems.push(why.replace('\n', ""));
+            }
+        }
         "security" if !machine.seccomp => {
             problems.push("the kernel has no seccomp; fix: a kernel built with CONFIG_SECCOMP_FILTER".into())
         }
@@ -195,13 +180,11 @@ pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
     if needs_namespaces && !machine.root {
         match &machine.userns {
             Userns::Allowed if problems.is_empty() => {
-                if lesson.default_kinds().contains(Kind::User) {
-                    return Verdict::Ready;
-                }
-                let caveat = if lesson.name == "net" {
-                    "; the veth steps need root and are left out"
-                } else {
-                    ""
+                let caveat = match lesson.name {
+                    "net" => "; the veth steps need root and are left out",
+                    "cgroup" => "; the limits need root (making a cgroup) and are left out",
+                    _ if lesson.default_kinds().contains(Kind::User) => return Verdict::Ready,
+                    _ => "",
                 };
                 return Verdict::Rootless(format!("learnns adds a user namespace first{caveat}"));
             }
@@ -271,11 +254,8 @@ pub fn report(machine: &Machine) -> bool {
     };
     println!("    {} {mode}", mark(machine.cgroup != CgroupMode::Missing));
     match &machine.limits {
-        Some(place) => println!("    {} process and memory limits: {place}", mark(true)),
-        None => println!(
-            "    {} no pids and memory controllers to limit with",
-            mark(false)
-        ),
+        Ok(place) => println!("    {} process and memory limits: {place}", mark(true)),
+        Err(why) => println!("    {} {}", mark(false), why.replace('\n', "")),
     }
     match &machine.ip {
         Some(path) => println!("    {} ip: {}", mark(true), path.display()),
@@ -336,7 +316,7 @@ mod tests {
             userns: Userns::Allowed,
             kinds: KindSet::ALL,
             cgroup: CgroupMode::V2,
-            limits: Some("v2 at /sys/fs/cgroup".into()),
+            limits: Ok("cgroup v2, one tree at /sys/fs/cgroup".into()),
             ip: Some("/usr/sbin/ip".into()),
             ping: Some("/usr/bin/ping".into()),
             seccomp: true,
@@ -388,7 +368,9 @@ mod tests {
         let m = Machine {
             kinds: KindSet::ALL.iter().filter(|k| *k != Kind::Time).collect(),
             ip: None,
-            limits: None,
+            limits: Err(
+                "no cgroup hierarchy offers the pids and memory controllers.\n  fix: ...".into(),
+            ),
             ..machine()
         };
         let Verdict::Blocked(p) = verdict(&LESSONS[8], &m) else {
@@ -407,10 +389,18 @@ mod tests {
             panic!()
         };
         assert!(p.iter().any(|s| s.contains("iputils-ping")));
-        let Verdict::Coming(p) = verdict(&LESSONS[7], &m) else {
+        let Verdict::Blocked(p) = verdict(&LESSONS[7], &m) else {
             panic!()
         };
         assert!(p.iter().any(|s| s.contains("pids and memory")));
+        let rootless = Machine {
+            root: false,
+            ..machine()
+        };
+        let Verdict::Rootless(how) = verdict(&LESSONS[7], &rootless) else {
+            panic!()
+        };
+        assert!(how.contains("limits need root"), "{how}");
     }
 
     #[test]

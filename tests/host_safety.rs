@@ -186,3 +186,41 @@ fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
     );
     assert_host_unchanged(&before, "SIGKILL during lesson 5, then a new start");
 }
+
+#[test]
+fn a_killed_cgroup_lesson_leaves_a_cgroup_that_the_next_start_removes() {
+    if !privileged("sigkill_cgroup") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    let mut term = OnTerminal::start(&["lesson", "7"]);
+    // Pause 2 comes right after the container got its cgroup.
+    term.walk_to_pause(2);
+    let name = format!("learnns-{}-1", term.child.id());
+    let made: Vec<_> = ["", "pids", "memory", "unified"]
+        .iter()
+        .map(|tree| {
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(tree)
+                .join(&name)
+        })
+        .filter(|dir| dir.is_dir())
+        .collect();
+    assert!(!made.is_empty(), "{name} exists at pause 2");
+    term.signal(Signal::SIGKILL);
+    let _ = term.finish();
+    assert!(
+        made.iter().all(|dir| dir.is_dir()),
+        "a killed learnns cannot clean up by itself"
+    );
+    let out = run(&["lessons"]);
+    for dir in &made {
+        assert!(
+            stderr(&out).contains(&format!("removed cgroup {}", dir.display())),
+            "the next start says what it removed: {}",
+            stderr(&out)
+        );
+    }
+    assert_host_unchanged(&before, "SIGKILL during lesson 7, then a new start");
+}

@@ -342,6 +342,25 @@ fn rootless_with_a_user_namespace_first() {
         stdout(&out)
     );
     assert!(stdout(&out).contains("2 of 8 differ (user uts)"));
+    // Every lesson runs without root; those with a part that needs root say
+    // why they leave it out.
+    for number in common::ready_lessons() {
+        let out = nobody(&["lesson", &number.to_string(), "--no-pause"]);
+        let text = stdout(&out);
+        assert!(
+            out.status.success() && !text.contains('✗'),
+            "rootless lesson {number}:\n{text}{}",
+            common::stderr(&out)
+        );
+        let why = match number {
+            5 => Some("needs root"),
+            7 => Some("making a cgroup needs root"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            assert!(text.contains(why), "lesson {number} says why:\n{text}");
+        }
+    }
     assert!(
         !std::path::Path::new("/tmp/learnns-65534").exists(),
         "no journal directory left"
@@ -733,4 +752,174 @@ fn lesson_6_root_inside_is_an_unused_host_id_and_cannot_touch_host_files() {
         .filter(|e| e.file_name().to_string_lossy().ends_with("-host-file"))
         .collect();
     assert!(left.is_empty(), "the host file is removed");
+}
+
+/// Run learnns and also return the PID it ran as, which names its cgroups.
+fn run_with_pid(args: &[&str]) -> (std::process::Output, u32) {
+    let child = learnns(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (child.wait_with_output().unwrap(), pid)
+}
+
+/// The cgroup directories learnns run `pid` made that still exist.
+fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for tree in ["", "pids", "memory", "unified"] {
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(tree);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("learnns-{pid}-"))
+            {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
+    if !privileged("lesson_7_cgroup") {
+        return;
+    }
+    let (out, pid) = run_with_pid(&["lesson", "7", "--no-pause"]);
+    let text = stdout(&out);
+    assert!(out.status.success() && !text.contains('✗'), "{text}");
+    // The view: every line inside ends at `/`; outside shows learnns-PID-N.
+    let at = text
+        .find("-- cat /proc/self/cgroup")
+        .expect("the view step");
+    let rows: Vec<(&str, &str)> = text[at..]
+        .lines()
+        .skip_while(|l| !l.contains("─┼─"))
+        .skip(1)
+        .take_while(|l| l.contains('│'))
+        .filter_map(|l| l.split_once('│'))
+        .map(|(a, b)| (a.trim(), b.trim()))
+        .collect();
+    assert!(!rows.is_empty(), "{text}");
+    assert!(
+        rows.iter().all(|(_, inside)| inside.ends_with(":/")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|(outside, _)| outside.contains(":/learnns-")),
+        "{rows:?}"
+    );
+    // The bomb: limited to 20 processes, the rest refused and counted.
+    let line = text
+        .lines()
+        .find(|l| l.contains("forks worked;"))
+        .expect("the bomb reports");
+    let numbers: Vec<u32> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (worked, tried, refused) = (numbers[0], numbers[1], numbers[2]);
+    assert_eq!(tried, 100);
+    assert!(worked < 20 && worked + refused == 100, "{line}");
+    assert!(
+        text.contains(&format!("max {refused}")),
+        "pids.events:\n{text}"
+    );
+    assert!(text.contains("(exit status 137)"), "dd was killed:\n{text}");
+    assert!(text.contains("oom_kill 1"), "{text}");
+    assert!(
+        cgroups_of(pid).is_empty(),
+        "the cgroup directories are gone"
+    );
+}
+
+#[test]
+fn run_limits_processes_and_memory() {
+    if !privileged("run_limits") {
+        return;
+    }
+    let out = run(&[
+        "run",
+        "--pid",
+        "--mnt",
+        "--pids-max",
+        "5",
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; echo all started",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "the sixth fork is refused");
+    assert!(!stdout(&out).contains("all started"));
+    assert!(
+        common::stderr(&out).to_lowercase().contains("fork"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = run(&[
+        "run",
+        "--pid",
+        "--memory-max",
+        "32M",
+        "--",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "dd is killed: {}",
+        common::stderr(&out)
+    );
+    // Within the limits, a command runs normally, also without a PID namespace.
+    let (out, pid) = run_with_pid(&[
+        "run",
+        "--uts",
+        "--pids-max",
+        "50",
+        "--memory-max",
+        "256M",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(cgroups_of(pid).is_empty(), "no cgroup is left behind");
+    let out = run(&["run", "--uts", "--memory-max", "1K", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("at least 4M"));
+}
+
+#[test]
+fn run_without_a_pid_namespace_leaves_nothing_in_its_cgroup() {
+    if !privileged("run_cgroup_orphans") {
+        return;
+    }
+    // The command exits at once; its background sleeper would outlive it,
+    // but the cgroup is the container: learnns kills what is left in it.
+    let (out, pid) = run_with_pid(&[
+        "run",
+        "--uts",
+        "--pids-max",
+        "10",
+        "--",
+        "sh",
+        "-c",
+        "sleep 300 & echo $!",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let sleeper: i32 = stdout(&out).trim().parse().unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{sleeper}")).exists()
+            || std::fs::read_to_string(format!("/proc/{sleeper}/stat"))
+                .is_ok_and(|s| s.contains(") Z")),
+        "the sleeper {sleeper} was killed with its cgroup"
+    );
+    assert!(cgroups_of(pid).is_empty());
 }

@@ -1,6 +1,7 @@
 //! The course: one table of lessons, in order, and the runner that walks a
 //! learner through a lesson's steps.
 
+mod cgroup;
 mod intro;
 mod ipc;
 mod mnt;
@@ -102,8 +103,8 @@ pub const LESSONS: [Lesson; 10] = [
         name: "cgroup",
         title: "Limits, and a clean view of them",
         adds: Some(Kind::Cgroup),
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/cgroup.md"),
+        steps: Some(cgroup::steps),
     },
     Lesson {
         number: 8,
@@ -355,13 +356,18 @@ impl Session {
     // ANCHOR: observe
     /// Run the same command outside and inside and show both side by side.
     pub fn observe(&self, argv: &[&str]) -> Result<(Capture, Capture)> {
+        self.observe_each(argv, argv)
+    }
+
+    /// Run one command outside and another inside, side by side.
+    pub fn observe_each(&self, outside: &[&str], inside: &[&str]) -> Result<(Capture, Capture)> {
         ui::check_interrupt()?;
-        let argv = words(argv);
+        let (outside, inside) = (words(outside), words(inside));
         let container = self.container()?;
-        ui::command_line("outside $", &shell_words(&argv));
-        ui::command_line(" inside #", &container.nsenter_line(&argv));
-        let outside = observe::capture(observe::host_command(&argv));
-        let inside = observe::capture(container.command(&argv)?);
+        ui::command_line("outside $", &shell_words(&outside));
+        ui::command_line(" inside #", &container.nsenter_line(&inside));
+        let outside = observe::capture(observe::host_command(&outside));
+        let inside = observe::capture(container.command(&inside)?);
         observe::print_pair(&outside, &inside);
         Ok((outside, inside))
     }

@@ -1,0 +1,174 @@
+//! Lesson 7: cgroups and the cgroup namespace. A cgroup of the container's
+//! own with process and memory limits, a fork bomb on a leash, the OOM
+//! killer confined to the container, and a view of the tree rooted at `/`.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::{WaitStatus, waitpid};
+
+use super::Session;
+use crate::cgroup::{self, Cgroup, Layout, Limits};
+use crate::error::{Error, Result};
+use crate::ns::{Kind, KindSet};
+use crate::sys;
+use crate::ui;
+
+/// The container's limits in this lesson.
+pub const LIMITS: Limits = Limits {
+    pids: Some(20),
+    memory: Some(64 << 20),
+};
+/// How many forks the leashed bomb tries, and how long each child lives.
+pub const FORKS: u32 = 100;
+const LIFE: Duration = Duration::from_secs(1);
+
+// ANCHOR: steps
+pub fn steps(s: &mut Session) -> Result<()> {
+    s.say("opening");
+    s.host(&["cat", "/proc/self/cgroup"])?;
+    s.say("versions");
+    let layout = Layout::detect();
+    match &layout {
+        Ok(layout) => println!("    {}", layout.describe()),
+        Err(e) => println!("    {e}"),
+    }
+    s.pause()?;
+    if s.lacks(Kind::Cgroup)? {
+        return Ok(());
+    }
+
+    s.heading("A cgroup of its own");
+    let why_not = if !nix::unistd::geteuid().is_root() {
+        Some("skipped: making a cgroup needs root, so this container has no limits of its own (systemd-run, in the check section, is the way without root)".to_string())
+    } else {
+        layout.err().map(|e| format!("skipped: {e}"))
+    };
+    match &why_not {
+        None => {
+            s.spec.limits = Some(LIMITS);
+            s.say("create");
+        }
+        Some(why) => {
+            s.skip(why);
+            s.say("no_limits");
+        }
+    }
+    s.start_container()?;
+    let container = s.container()?;
+    if let Some(cgroup) = container.cgroup() {
+        s.say("made");
+        for step in cgroup.steps() {
+            ui::command_line("$", &step.command());
+        }
+        println!();
+    }
+    s.pause()?;
+
+    s.heading("A view rooted at its own cgroup");
+    s.say("view");
+    let pid = container.pid;
+    let (outside, inside) = s.observe_each(
+        &["cat", &format!("/proc/{pid}/cgroup")],
+        &["cat", "/proc/self/cgroup"],
+    )?;
+    s.check(
+        !inside.text.is_empty() && inside.text.lines().all(|l| l.ends_with(":/")),
+        "inside, every line of /proc/self/cgroup ends at the root, `/`",
+        "some line shows a path",
+    );
+    if let Some(cgroup) = container.cgroup() {
+        s.check(
+            outside.text.contains(&format!("/{}", cgroup.name())),
+            &format!("the host sees the container in /{}", cgroup.name()),
+            "the host's view does not show the container's cgroup",
+        );
+    }
+    s.say("view_why");
+    s.pause()?;
+
+    let Some(cgroup) = container.cgroup() else {
+        s.links()?;
+        return s.check_your_work();
+    };
+    s.heading("A fork bomb on a leash");
+    s.say("bomb");
+    fork_bomb(s, cgroup)?;
+    s.pause()?;
+
+    s.heading("Too much memory");
+    s.say("memory");
+    let dd = s.inside(&["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"])?;
+    if let Some(status) = dd.status {
+        println!("    (exit status {status})");
+    }
+    s.say("memory_count");
+    let oom = s.host(&["cat", &cgroup.oom_file().display().to_string()])?;
+    let kills = cgroup::field(&oom.text, "oom_kill").unwrap_or(0);
+    s.check(
+        dd.status == Some(137) && kills >= 1,
+        "dd was killed inside the container (status 137), and the cgroup counted it",
+        &format!("dd ended with {:?}, oom_kill {kills}", dd.status),
+    );
+    s.pause()?;
+
+    s.links()?;
+    s.check_your_work()
+}
+// ANCHOR_END: steps
+
+// ANCHOR: fork_bomb
+fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
+    let container = s.container()?;
+    for line in cgroup.join_commands() {
+        ui::command_line("#", &line);
+    }
+    let argv = [
+        "sh".to_string(),
+        "-c".into(),
+        format!("for i in $(seq {FORKS}); do sleep 1 & done"),
+    ];
+    s.say("bomb_loop");
+    ui::command_line("#", &container.nsenter_line(&argv));
+    let bomb = container.fork_inside(KindSet::ALL, || sys::fork_sleepers(FORKS, LIFE) as i32)?;
+    let started = match waitpid(bomb, None) {
+        Ok(WaitStatus::Exited(_, n)) => n as u32,
+        other => return Err(Error::Setup(format!("the fork bomb ended with {other:?}"))),
+    };
+    let refused = FORKS - started;
+    println!("    {started} of {FORKS} forks worked; {refused} were refused");
+
+    s.say("bomb_count");
+    let pids = cgroup.pids_dir();
+    let current = s.host(&["cat", &pids.join("pids.current").display().to_string()])?;
+    let events = s.host(&["cat", &pids.join("pids.events").display().to_string()])?;
+    let current: u32 = current.text.trim().parse().unwrap_or(u32::MAX);
+    let max = LIMITS.pids.unwrap_or(u32::MAX);
+    s.check(
+        refused > 0 && current <= max,
+        &format!(
+            "the bomb hit pids.max: {current} processes at most {max}, {refused} forks refused"
+        ),
+        &format!("{current} processes, {refused} refused"),
+    );
+    s.check(
+        cgroup::field(&events.text, "max").is_some_and(|n| n >= u64::from(refused)),
+        "pids.events counted every refusal",
+        "pids.events does not match",
+    );
+
+    s.say("bomb_over");
+    let file = pids.join("pids.current");
+    let deadline = Instant::now() + LIFE * 5;
+    while Instant::now() < deadline && std::fs::read_to_string(&file).is_ok_and(|t| t.trim() != "1")
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = s.host(&["cat", &file.display().to_string()])?;
+    s.check(
+        after.text.trim() == "1",
+        "the sleepers are gone; the count is back to 1",
+        &format!("pids.current is {}", after.text.trim()),
+    );
+    Ok(())
+}
+// ANCHOR_END: fork_bomb
