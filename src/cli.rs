@@ -130,6 +130,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE", value_parser = crate::cgroup::parse_size)]
     pub memory_max: Option<u64>,
 
+    /// Keep only Docker's default 14 capabilities (no CAP_SYS_ADMIN), also
+    /// in the bounding set.
+    #[arg(long)]
+    pub drop_caps: bool,
+
+    /// Set no_new_privs: no program run inside can gain privileges (setuid
+    /// bits and file capabilities are ignored).
+    #[arg(long)]
+    pub no_new_privs: bool,
+
+    /// Install a seccomp filter that refuses mount, unshare, setns, mknod,
+    /// module loading, reboot and similar calls with EPERM.
+    #[arg(long)]
+    pub seccomp: bool,
+
     /// Join the container to the host with a veth pair (needs a network
     /// namespace and root).
     #[arg(long)]

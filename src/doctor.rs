@@ -132,8 +132,6 @@ pub enum Verdict {
     Ready,
     /// Runs for an unprivileged user when a user namespace is added.
     Rootless(String),
-    /// Not built yet; says whether this machine will be ready for it.
-    Coming(Vec<String>),
     Blocked(Vec<String>),
 }
 
@@ -173,9 +171,6 @@ pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
 // ANCHOR: verdict
 pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
     let mut problems = missing(lesson, machine);
-    if !lesson.is_available() {
-        return Verdict::Coming(problems);
-    }
     let needs_namespaces = !lesson.default_kinds().is_empty();
     if needs_namespaces && !machine.root {
         match &machine.userns {
@@ -279,21 +274,6 @@ pub fn report(machine: &Machine) -> bool {
             Verdict::Rootless(how) => {
                 println!("    {} {label} ready without root: {how}", mark(true))
             }
-            Verdict::Coming(problems) if problems.is_empty() => {
-                println!(
-                    "    {} {label} coming (not built yet); this machine is ready for it",
-                    "·".dimmed()
-                )
-            }
-            Verdict::Coming(problems) => {
-                println!(
-                    "    {} {label} coming (not built yet); it will need:",
-                    "·".dimmed()
-                );
-                for p in problems {
-                    println!("        {p}");
-                }
-            }
             Verdict::Blocked(problems) => {
                 all_ok = false;
                 println!("    {} {label} cannot run here:", mark(false));
@@ -326,7 +306,7 @@ mod tests {
     #[test]
     fn root_with_everything_runs_every_built_lesson() {
         let m = machine();
-        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+        for lesson in &LESSONS {
             assert_eq!(verdict(lesson, &m), Verdict::Ready, "{}", lesson.name);
         }
     }

@@ -11,6 +11,7 @@ mod ns;
 mod observe;
 mod prose;
 mod rootfs;
+mod security;
 mod shell;
 mod sys;
 mod ui;
@@ -150,6 +151,11 @@ fn run_command(args: RunArgs) -> Result<i32> {
             memory: args.memory_max,
         });
     }
+    spec.layers = security::Layers {
+        drop_caps: args.drop_caps,
+        no_new_privs: args.no_new_privs,
+        seccomp: args.seccomp,
+    };
     if args.veth {
         ui::narrate_to_stderr();
         if !kinds.contains(Kind::Net) {
@@ -173,11 +179,7 @@ fn run_command(args: RunArgs) -> Result<i32> {
 fn shell_command(args: ShellArgs) -> Result<i32> {
     let lesson = match &args.upto {
         Some(n) => lessons::find(n)?,
-        None => LESSONS
-            .iter()
-            .rev()
-            .find(|l| l.is_available())
-            .unwrap_or(&LESSONS[0]),
+        None => &LESSONS[LESSONS.len() - 1],
     };
     let spec = lessons::container_spec(lesson, None);
     let container = container::Container::start(&spec)?;
@@ -198,14 +200,9 @@ fn shell_command(args: ShellArgs) -> Result<i32> {
 fn list_lessons() {
     for lesson in &LESSONS {
         let kind = lesson.adds.map(Kind::proc_name).unwrap_or("-");
-        let state = if lesson.is_available() {
-            "ready".green()
-        } else {
-            "coming".dimmed()
-        };
         println!(
-            "{:>2}  {:<9} {:<7} {:<6}  {}",
-            lesson.number, lesson.name, kind, state, lesson.title
+            "{:>2}  {:<9} {:<7} {}",
+            lesson.number, lesson.name, kind, lesson.title
         );
     }
 }

@@ -177,6 +177,11 @@ impl KindSet {
         self
     }
 
+    pub fn without(mut self, kind: Kind) -> Self {
+        self.0 &= !Self::bit(kind);
+        self
+    }
+
     pub fn insert(&mut self, kind: Kind) {
         self.0 |= Self::bit(kind);
     }

@@ -504,6 +504,38 @@ pub fn fork_into(
     }
 }
 
+/// Install a seccomp filter on the calling process (and so on everything it
+/// starts from now on). Unlike most helpers this does not also set
+/// no_new_privs: that is a layer of its own, which the lesson shows
+/// separately. The kernel then requires CAP_SYS_ADMIN.
+pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> Result<()> {
+    let len = u16::try_from(program.len())
+        .map_err(|_| Error::Setup("the seccomp filter is too long".into()))?;
+    let fprog = libc::sock_fprog {
+        len,
+        // The kernel only reads the program.
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: seccompiler's sock_filter is #[repr(C)] with the same fields
+    // as the kernel's (and libc's) struct sock_filter; `fprog` points at
+    // `program`, which outlives the call, and the kernel copies it in.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::io(
+            "seccomp(SECCOMP_SET_MODE_FILTER)",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
 // ANCHOR: bomb
 /// A fork bomb on a leash: try to start `count` processes that each sleep
 /// for `life` and exit. A real fork bomb forks forever, each child forking

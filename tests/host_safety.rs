@@ -19,7 +19,7 @@ fn every_lesson_and_run_leaves_the_host_unchanged() {
         return;
     }
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let lessons: Vec<String> = common::ready_lessons()
+    let lessons: Vec<String> = common::lesson_numbers()
         .iter()
         .map(|n| n.to_string())
         .collect();
@@ -84,7 +84,7 @@ fn ctrl_c_at_every_pause_undoes_everything() {
         return;
     }
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    for lesson in common::ready_lessons() {
+    for lesson in common::lesson_numbers() {
         let done = format!("Lesson {lesson} done.");
         for pause in 1.. {
             let before = Fingerprint::take();

@@ -344,7 +344,7 @@ fn rootless_with_a_user_namespace_first() {
     assert!(stdout(&out).contains("2 of 8 differ (user uts)"));
     // Every lesson runs without root; those with a part that needs root say
     // why they leave it out.
-    for number in common::ready_lessons() {
+    for number in common::lesson_numbers() {
         let out = nobody(&["lesson", &number.to_string(), "--no-pause"]);
         let text = stdout(&out);
         assert!(
@@ -922,4 +922,89 @@ fn run_without_a_pid_namespace_leaves_nothing_in_its_cgroup() {
         "the sleeper {sleeper} was killed with its cgroup"
     );
     assert!(cgroups_of(pid).is_empty());
+}
+
+#[test]
+fn lesson_9_shows_what_each_layer_refuses() {
+    if !privileged("lesson_9_security") {
+        return;
+    }
+    let text = lesson(&["lesson", "9", "--no-pause"]);
+    let row = |action: &str| -> Vec<String> {
+        let at = text.find("seccomp alone").expect("the results table");
+        text[at..]
+            .lines()
+            .find(|l| l.trim_start().starts_with(action))
+            .unwrap_or_else(|| panic!("no row {action}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        row("mount"),
+        ["done", "refused", "refused", "refused", "refused"]
+    );
+    assert_eq!(row("mknod"), ["done", "done", "done", "refused", "refused"]);
+    assert_eq!(
+        row("unshare"),
+        ["done", "refused", "refused", "refused", "refused"]
+    );
+    // The learner is told the container's root holds every capability.
+    let (outside, inside) = first_row_after(&text, "/proc/self/status\n");
+    assert!(outside.starts_with("Uid:") && inside.starts_with("Uid:"));
+    assert!(text.contains("root in the container mounted, made a device node and a namespace"));
+}
+
+#[test]
+fn run_puts_on_security_layers() {
+    if !privileged("run_layers") {
+        return;
+    }
+    let mount = ["mount", "-t", "tmpfs", "none", "/tmp"];
+    let try_mount = |layers: &[&str]| {
+        let mut args = vec!["run", "--mnt", "--pid"];
+        args.extend_from_slice(layers);
+        args.push("--");
+        args.extend_from_slice(&mount);
+        run(&args)
+    };
+    assert_eq!(try_mount(&[]).status.code(), Some(0));
+    for layers in [&["--drop-caps"][..], &["--seccomp"]] {
+        let out = try_mount(layers);
+        assert_eq!(out.status.code(), Some(32), "{layers:?}: mount fails");
+        assert!(
+            common::stderr(&out).contains("permission denied"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+    let status = |layers: &[&str]| {
+        let mut args = vec!["run", "--uts"];
+        args.extend_from_slice(layers);
+        args.extend_from_slice(&["--", "cat", "/proc/self/status"]);
+        stdout(&run(&args))
+    };
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let plain = status(&[]);
+    assert_eq!(field(&plain, "NoNewPrivs:"), "0");
+    assert_eq!(field(&plain, "Seccomp:"), "0");
+    let all = status(&["--drop-caps", "--no-new-privs", "--seccomp"]);
+    assert_eq!(field(&all, "NoNewPrivs:"), "1");
+    assert_eq!(field(&all, "Seccomp:"), "2");
+    // Docker's default 14 capabilities, also in the bounding set.
+    assert_eq!(field(&all, "CapEff:"), "00000000a80425fb");
+    assert_eq!(field(&all, "CapBnd:"), "00000000a80425fb");
+    // The filter alone does not set no_new_privs: each layer is its own.
+    let seccomp = status(&["--seccomp"]);
+    assert_eq!(field(&seccomp, "NoNewPrivs:"), "0");
+    assert_eq!(field(&seccomp, "Seccomp:"), "2");
 }

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::network::{self, Subnet, Veth};
 use crate::ns::{Identities, Kind, KindSet};
 use crate::rootfs::{self, Root, Switch};
+use crate::security::{self, Layers};
 use crate::sys::{self, Sys};
 use cleanup::{Token, Undo};
 
@@ -46,6 +47,9 @@ pub struct Spec {
     pub binds: Vec<(PathBuf, PathBuf)>,
     /// Give the container a cgroup of its own with these limits.
     pub limits: Option<Limits>,
+    /// Security layers the first process puts on before the command runs
+    /// (inherited by what it starts; not applied to entered processes).
+    pub layers: Layers,
 }
 
 /// The hostname a container gets when nobody chose one; also the skeleton's
@@ -516,6 +520,7 @@ fn child_main(
         sys::exit_now(1); // learnns went away before we started.
     }
     setup_inside(&mut sys::Kernel, spec)?;
+    security::apply(&spec.layers)?;
     match init {
         Some(Init::Hold) | None => {
             let _ = nix::sys::prctl::set_name(c"learnns-init");

@@ -7,6 +7,7 @@ mod ipc;
 mod mnt;
 mod net;
 mod pid;
+mod security;
 mod time;
 mod user;
 mod uts;
@@ -33,10 +34,9 @@ pub struct Lesson {
     pub title: &'static str,
     /// The namespace kind this lesson adds to the growing container.
     pub adds: Option<Kind>,
-    /// The lesson's prose (`lessons/<name>.md`), empty while it is coming.
+    /// The lesson's prose (`lessons/<name>.md`).
     pub prose: &'static str,
-    /// None while the lesson is not built yet.
-    pub steps: Option<Steps>,
+    pub steps: Steps,
 }
 
 // ANCHOR: lessons
@@ -48,7 +48,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "What a namespace is, and how to see one",
         adds: None,
         prose: include_str!("../../lessons/intro.md"),
-        steps: Some(intro::steps),
+        steps: intro::steps,
     },
     Lesson {
         number: 1,
@@ -56,7 +56,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A hostname of its own",
         adds: Some(Kind::Uts),
         prose: include_str!("../../lessons/uts.md"),
-        steps: Some(uts::steps),
+        steps: uts::steps,
     },
     Lesson {
         number: 2,
@@ -64,7 +64,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Private message queues and shared memory",
         adds: Some(Kind::Ipc),
         prose: include_str!("../../lessons/ipc.md"),
-        steps: Some(ipc::steps),
+        steps: ipc::steps,
     },
     Lesson {
         number: 3,
@@ -72,7 +72,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Becoming PID 1",
         adds: Some(Kind::Pid),
         prose: include_str!("../../lessons/pid.md"),
-        steps: Some(pid::steps),
+        steps: pid::steps,
     },
     Lesson {
         number: 4,
@@ -80,7 +80,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A root file system of its own",
         adds: Some(Kind::Mnt),
         prose: include_str!("../../lessons/mnt.md"),
-        steps: Some(mnt::steps),
+        steps: mnt::steps,
     },
     Lesson {
         number: 5,
@@ -88,7 +88,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A network of its own",
         adds: Some(Kind::Net),
         prose: include_str!("../../lessons/net.md"),
-        steps: Some(net::steps),
+        steps: net::steps,
     },
     Lesson {
         number: 6,
@@ -96,7 +96,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Root inside, nobody outside",
         adds: Some(Kind::User),
         prose: include_str!("../../lessons/user.md"),
-        steps: Some(user::steps),
+        steps: user::steps,
     },
     Lesson {
         number: 7,
@@ -104,7 +104,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Limits, and a clean view of them",
         adds: Some(Kind::Cgroup),
         prose: include_str!("../../lessons/cgroup.md"),
-        steps: Some(cgroup::steps),
+        steps: cgroup::steps,
     },
     Lesson {
         number: 8,
@@ -112,24 +112,20 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Clocks of its own",
         adds: Some(Kind::Time),
         prose: include_str!("../../lessons/time.md"),
-        steps: Some(time::steps),
+        steps: time::steps,
     },
     Lesson {
         number: 9,
         name: "security",
         title: "Namespaces are not security",
         adds: None,
-        prose: "",
-        steps: None,
+        prose: include_str!("../../lessons/security.md"),
+        steps: security::steps,
     },
 ];
 // ANCHOR_END: lessons
 
 impl Lesson {
-    pub fn is_available(&self) -> bool {
-        self.steps.is_some()
-    }
-
     /// The container of lesson N holds the kinds of lessons 1..=N.
     pub fn default_kinds(&self) -> KindSet {
         upto(self.number)
@@ -212,19 +208,7 @@ pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
 /// Run one lesson from start to end. Whatever happens, the container and
 /// everything registered for clean-up is gone when this returns.
 pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
-    let Some(steps) = lesson.steps else {
-        let ready: Vec<_> = LESSONS
-            .iter()
-            .filter(|l| l.is_available())
-            .map(|l| l.number.to_string())
-            .collect();
-        return Err(Error::Usage(format!(
-            "lesson {} ({}) is coming but not built yet.\n  fix: run one of the lessons that are ready: {}",
-            lesson.number,
-            lesson.name,
-            ready.join(", ")
-        )));
-    };
+    let steps = lesson.steps;
     if options.shell && !ui::interactive() {
         return Err(Error::NeedsTerminal(
             "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal, or drop --shell".into(),
@@ -235,6 +219,7 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
     let mut session = Session {
         lesson,
         spec,
+        kinds_chosen: options.kinds.is_some(),
         container: None,
         waits: !options.no_pause && ui::interactive(),
         subnet: options.subnet,
@@ -284,6 +269,8 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
 pub struct Session {
     pub lesson: &'static Lesson,
     pub spec: Spec,
+    /// The learner replaced the lesson's kinds with kind flags.
+    pub kinds_chosen: bool,
     container: Option<Container>,
     waits: bool,
     pub subnet: Option<Subnet>,
@@ -502,7 +489,7 @@ mod tests {
 
     #[test]
     fn every_section_a_lesson_uses_exists_and_every_section_is_used() {
-        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+        for lesson in &LESSONS {
             let names = prose::section_names(lesson.prose);
             assert!(!names.is_empty(), "{} has no sections", lesson.name);
             for name in &names {
@@ -514,7 +501,7 @@ mod tests {
 
     #[test]
     fn every_section_the_steps_say_is_in_the_prose() {
-        for lesson in LESSONS.iter().filter(|l| l.is_available()) {
+        for lesson in &LESSONS {
             let path = format!(
                 "{}/src/lessons/{}.rs",
                 env!("CARGO_MANIFEST_DIR"),
@@ -542,18 +529,6 @@ mod tests {
                     lesson.name
                 );
             }
-        }
-    }
-
-    #[test]
-    fn coming_lessons_have_no_prose_yet_and_ready_ones_do() {
-        for lesson in &LESSONS {
-            assert_eq!(
-                lesson.is_available(),
-                !lesson.prose.is_empty(),
-                "{}",
-                lesson.name
-            );
         }
     }
 }

@@ -1,0 +1,262 @@
+//! Lesson 9: namespaces are not security. What root in a namespaces-only
+//! container can still do, and the layers that stop it: capabilities,
+//! no_new_privs and a seccomp filter, one at a time.
+
+use colored::Colorize;
+
+use super::Session;
+use crate::container::{self, shell_words};
+use crate::error::Result;
+use crate::ns::Kind;
+use crate::observe;
+use crate::security::Layers;
+use crate::ui;
+
+/// Three harmless actions only root may take, each confined to the
+/// container's own mount namespace.
+const ACTIONS: [(&str, &[&str]); 3] = [
+    ("mount", &["mount", "-t", "tmpfs", "none", "/tmp"]),
+    ("mknod", &["mknod", "/tmp/null", "c", "1", "3"]),
+    ("unshare", &["unshare", "--net", "true"]),
+];
+
+/// The columns of the results table: cumulative layers, then the filter alone.
+const COLUMNS: [(&str, Layers); 5] = [
+    (
+        "namespaces",
+        Layers {
+            drop_caps: false,
+            no_new_privs: false,
+            seccomp: false,
+        },
+    ),
+    (
+        "+ caps",
+        Layers {
+            drop_caps: true,
+            no_new_privs: false,
+            seccomp: false,
+        },
+    ),
+    (
+        "+ nnp",
+        Layers {
+            drop_caps: true,
+            no_new_privs: true,
+            seccomp: false,
+        },
+    ),
+    (
+        "+ seccomp",
+        Layers {
+            drop_caps: true,
+            no_new_privs: true,
+            seccomp: true,
+        },
+    ),
+    (
+        "seccomp alone",
+        Layers {
+            drop_caps: false,
+            no_new_privs: false,
+            seccomp: true,
+        },
+    ),
+];
+
+const STATUS: [&str; 3] = ["grep", "-E", "^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):"];
+
+// ANCHOR: steps
+pub fn steps(s: &mut Session) -> Result<()> {
+    let root = nix::unistd::geteuid().is_root();
+    if root && !s.kinds_chosen {
+        s.spec.kinds = s.spec.kinds.without(Kind::User);
+    }
+    s.say("opening");
+    if s.has(Kind::User) {
+        s.say("opening_rootless");
+    }
+    s.pause()?;
+
+    s.heading("Root in a container of namespaces");
+    s.start_container()?;
+    s.say("still_root");
+    let mut status = STATUS.to_vec();
+    status.push("/proc/self/status");
+    s.observe(&status)?;
+    if !s.has(Kind::Mnt) {
+        s.skip("skipped: without a mount namespace of its own, mounting or making nodes would change the host's");
+        s.links()?;
+        return s.check_your_work();
+    }
+    s.say("can_do");
+    let mut done = Vec::new();
+    for (name, argv) in ACTIONS {
+        let out = s.inside(argv)?;
+        done.push((name, out.status == Some(0)));
+    }
+    if s.has(Kind::User) {
+        s.check(
+            done.iter().any(|(_, ok)| *ok),
+            "root in the container could still mount or make namespaces",
+            "everything was refused",
+        );
+    } else {
+        s.check(
+            done.iter().all(|(_, ok)| *ok),
+            "root in the container mounted, made a device node and a namespace",
+            &format!("some were refused: {done:?}"),
+        );
+    }
+    s.say("what_else");
+    s.pause()?;
+
+    s.heading("Layers");
+    s.say("layers");
+    let script = script();
+    ui::command_line(
+        "#",
+        &format!("SCRIPT={}", shell_words(std::slice::from_ref(&script))),
+    );
+    let results = layered_runs(s, &script)?;
+    s.say("results");
+    print!("{}", table(&results));
+    let cell = |action: &str, column: usize| {
+        results[column]
+            .iter()
+            .find(|(a, _)| *a == action)
+            .is_some_and(|(_, ok)| *ok)
+    };
+    if !s.has(Kind::User) {
+        s.check(
+            cell("mount", 0) && !cell("mount", 1) && !cell("unshare", 1),
+            "dropping capabilities stopped the mount and the new namespace",
+            "the capability drop did not change the outcome",
+        );
+        s.check(
+            cell("mknod", 2) && !cell("mknod", 3),
+            "mknod survived until the filter",
+            "mknod did not behave as expected",
+        );
+    }
+    s.check(
+        cell("mount", 0) && ["mount", "mknod", "unshare"].iter().all(|a| !cell(a, 4)),
+        "with every capability still there, the filter alone refused all three system calls",
+        "the filter alone let something through",
+    );
+    s.say("reading");
+    s.pause()?;
+
+    s.heading("Where the kernel shows the layers");
+    s.say("status");
+    let all = COLUMNS[3].1;
+    let mut argv: Vec<String> = STATUS.iter().map(|w| w.to_string()).collect();
+    argv.push("/proc/self/status".into());
+    ui::command_line("$", &run_line(s, &Layers::default(), &argv));
+    ui::command_line("$", &run_line(s, &all, &argv));
+    let plain = capture(s, &Layers::default(), &argv)?;
+    let layered = capture(s, &all, &argv)?;
+    print!(
+        "{}",
+        observe::side_by_side(
+            ("namespaces only", &plain.text),
+            ("all three layers", &layered.text),
+            ui::width(),
+        )
+    );
+    s.check(
+        layered.text.contains("NoNewPrivs:\t1") && layered.text.contains("Seccomp:\t2"),
+        "the layered process shows NoNewPrivs 1 and Seccomp 2",
+        "the status fields do not show the layers",
+    );
+    s.say("privileged");
+    s.pause()?;
+
+    s.links()?;
+    s.check_your_work()
+}
+// ANCHOR_END: steps
+
+/// One shell script that tries every action and reports each exit status.
+fn script() -> String {
+    ACTIONS
+        .iter()
+        .map(|(name, argv)| {
+            let words: Vec<String> = argv.iter().map(|w| w.to_string()).collect();
+            format!("{} 2>/dev/null; echo {name}=$?", shell_words(&words))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The `learnns run` line for the lesson's container with these layers.
+fn run_line(s: &Session, layers: &Layers, argv: &[String]) -> String {
+    let mut words = vec!["learnns run".to_string(), s.spec.kinds.util_flags()];
+    if !layers.is_empty() {
+        words.push(layers.flags());
+    }
+    words.push("--".into());
+    words.push(shell_words(argv));
+    words.join(" ")
+}
+
+fn capture(s: &Session, layers: &Layers, argv: &[String]) -> Result<observe::Capture> {
+    ui::check_interrupt()?;
+    let mut spec = s.spec.clone();
+    spec.layers = *layers;
+    let (status, text) = container::run_captured(&spec, argv)?;
+    Ok(observe::Capture {
+        status: Some(status),
+        text,
+    })
+}
+
+type Results = Vec<Vec<(&'static str, bool)>>;
+
+// ANCHOR: layered_runs
+/// Run the script in a fresh container per column; for each action, did it
+/// succeed?
+fn layered_runs(s: &Session, script: &str) -> Result<Results> {
+    let argv = vec!["sh".to_string(), "-c".into(), script.to_string()];
+    let mut results = Vec::new();
+    for (_, layers) in COLUMNS {
+        let shown = vec!["sh".to_string(), "-c".into(), "$SCRIPT".into()];
+        let line = run_line(s, &layers, &shown).replace("'$SCRIPT'", "\"$SCRIPT\"");
+        ui::command_line("$", &line);
+        let out = capture(s, &layers, &argv)?;
+        let column = ACTIONS
+            .iter()
+            .map(|(name, _)| {
+                let ok = out.text.lines().any(|l| l == format!("{name}=0"));
+                (*name, ok)
+            })
+            .collect();
+        results.push(column);
+    }
+    Ok(results)
+}
+// ANCHOR_END: layered_runs
+
+fn table(results: &Results) -> String {
+    let mut text = format!("    {:<10}", "");
+    for (title, _) in COLUMNS {
+        text.push_str(&format!("{title:<15}"));
+    }
+    let mut text = text.trim_end().to_string();
+    text.push('\n');
+    for (row, (name, _)) in ACTIONS.iter().enumerate() {
+        text.push_str(&format!("    {name:<10}"));
+        for column in results {
+            // Pad before colouring: escape codes have no width.
+            let cell = if column[row].1 {
+                format!("{:<15}", "done").green()
+            } else {
+                format!("{:<15}", "refused").red()
+            };
+            text.push_str(&cell.to_string());
+        }
+        text.truncate(text.trim_end().len());
+        text.push('\n');
+    }
+    text
+}
