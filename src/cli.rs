@@ -36,7 +36,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the lessons and which are ready.
+    /// List the lessons, one line each.
     #[command(after_help = "Example:\n  learnns lessons")]
     Lessons,
 
@@ -54,13 +54,85 @@ pub enum Command {
 
     /// An interactive shell inside the container of a lesson.
     #[command(
-        after_help = "Examples:\n  sudo learnns shell              the container of the last ready lesson\n  sudo learnns shell --upto 3     uts, ipc and pid namespaces\n  echo hostname | sudo learnns shell --upto 1"
+        after_help = "Examples:\n  sudo learnns shell              the container of the last lesson\n  sudo learnns shell --upto 3     uts, ipc and pid namespaces\n  echo hostname | sudo learnns shell --upto 1"
     )]
     Shell(ShellArgs),
+
+    /// Show the namespaces of processes, kind by kind, and what they share
+    /// with PID 1 (the host).
+    #[command(
+        after_help = "Examples:\n  learnns ns                 learnns itself\n  sudo learnns ns 1 $$\n  sudo learnns ns $(pgrep -f nginx | head -1)"
+    )]
+    Ns(NsArgs),
+
+    /// Compare the namespaces of two processes and say what each difference
+    /// means for them in practice.
+    #[command(
+        after_help = "Examples:\n  sudo learnns compare 1 $$\n  sudo unshare --net sleep 60 & sudo learnns compare $$ $!"
+    )]
+    Compare(CompareArgs),
+
+    /// Answer questions about the lessons; `--live` asks about namespaces
+    /// learnns makes on this machine right now.
+    #[command(
+        after_help = "Examples:\n  learnns quiz                   ten questions from the whole course\n  learnns quiz --lesson 5        every question on lesson 5, in order\n  sudo learnns quiz --live       questions about real processes\n  printf '2\\n--uts\\n' | learnns quiz --lesson 1 --count 2"
+    )]
+    Quiz(QuizArgs),
 
     /// Check whether this machine can run every lesson, and how to fix it.
     #[command(after_help = "Example:\n  learnns doctor")]
     Doctor,
+
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  learnns completions bash > ~/.local/share/bash-completion/completions/learnns\n  learnns completions zsh > ~/.zfunc/_learnns\n  learnns completions fish > ~/.config/fish/completions/learnns.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  learnns man > learnns.1 && man ./learnns.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct NsArgs {
+    /// Process IDs [default: learnns itself].
+    #[arg(value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pids: Vec<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The first process.
+    #[arg(value_name = "PID_A", value_parser = clap::value_parser!(i32).range(1..))]
+    pub a: i32,
+    /// The second process.
+    #[arg(value_name = "PID_B", value_parser = clap::value_parser!(i32).range(1..))]
+    pub b: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct QuizArgs {
+    /// Only questions on this lesson (number or name), in the lesson's order.
+    #[arg(long, value_name = "LESSON", conflicts_with = "live")]
+    pub lesson: Option<String>,
+
+    /// How many questions [default: all of a lesson's, 10 from the course, 4 live].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
+
+    /// Questions about processes learnns puts in namespaces on this machine
+    /// now (needs root or unprivileged user namespaces).
+    #[arg(long)]
+    pub live: bool,
+
+    /// Shuffle with this seed, to repeat a quiz exactly (a class can share one).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]

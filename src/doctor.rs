@@ -208,12 +208,12 @@ fn mark(ok: bool) -> colored::ColoredString {
 
 /// Print the report; true when every lesson that is built can run here.
 pub fn report(machine: &Machine) -> bool {
-    println!(
+    outln!(
         "{}",
         "learnns doctor: can this machine run every lesson?".bold()
     );
-    println!("\n  {}", "machine".bold());
-    println!(
+    outln!("\n  {}", "machine".bold());
+    outln!(
         "    {} {}",
         mark(machine.root),
         if machine.root {
@@ -223,11 +223,11 @@ pub fn report(machine: &Machine) -> bool {
         }
     );
     match &machine.userns {
-        Userns::Allowed => println!(
+        Userns::Allowed => outln!(
             "    {} unprivileged user namespaces are allowed (rootless works)",
             mark(true)
         ),
-        Userns::Blocked { why, fix } => println!(
+        Userns::Blocked { why, fix } => outln!(
             "    {} rootless blocked: {why}\n        fix: {fix}",
             mark(false)
         ),
@@ -236,7 +236,7 @@ pub fn report(machine: &Machine) -> bool {
         .into_iter()
         .filter(|k| !machine.kinds.contains(*k))
         .collect();
-    println!(
+    outln!(
         "    {} namespace kinds in this kernel: {}",
         mark(lacking.is_empty()),
         machine.kinds
@@ -247,38 +247,38 @@ pub fn report(machine: &Machine) -> bool {
         CgroupMode::V1 => "cgroup v1",
         CgroupMode::Missing => "no cgroup file system at /sys/fs/cgroup",
     };
-    println!("    {} {mode}", mark(machine.cgroup != CgroupMode::Missing));
+    outln!("    {} {mode}", mark(machine.cgroup != CgroupMode::Missing));
     match &machine.limits {
-        Ok(place) => println!("    {} process and memory limits: {place}", mark(true)),
-        Err(why) => println!("    {} {}", mark(false), why.replace('\n', "")),
+        Ok(place) => outln!("    {} process and memory limits: {place}", mark(true)),
+        Err(why) => outln!("    {} {}", mark(false), why.replace('\n', "")),
     }
     match &machine.ip {
-        Some(path) => println!("    {} ip: {}", mark(true), path.display()),
-        None => println!("    {} `ip` not found; fix: install iproute2", mark(false)),
+        Some(path) => outln!("    {} ip: {}", mark(true), path.display()),
+        None => outln!("    {} `ip` not found; fix: install iproute2", mark(false)),
     }
     match &machine.ping {
-        Some(path) => println!("    {} ping: {}", mark(true), path.display()),
-        None => println!(
+        Some(path) => outln!("    {} ping: {}", mark(true), path.display()),
+        None => outln!(
             "    {} `ping` not found; fix: install iputils-ping",
             mark(false)
         ),
     }
-    println!("    {} seccomp filters", mark(machine.seccomp));
+    outln!("    {} seccomp filters", mark(machine.seccomp));
 
-    println!("\n  {}", "lessons".bold());
+    outln!("\n  {}", "lessons".bold());
     let mut all_ok = true;
     for lesson in &LESSONS {
         let label = format!("{} {:<9}", lesson.number, lesson.name);
         match verdict(lesson, machine) {
-            Verdict::Ready => println!("    {} {label} ready", mark(true)),
+            Verdict::Ready => outln!("    {} {label} ready", mark(true)),
             Verdict::Rootless(how) => {
-                println!("    {} {label} ready without root: {how}", mark(true))
+                outln!("    {} {label} ready without root: {how}", mark(true))
             }
             Verdict::Blocked(problems) => {
                 all_ok = false;
-                println!("    {} {label} cannot run here:", mark(false));
+                outln!("    {} {label} cannot run here:", mark(false));
                 for p in problems {
-                    println!("        {p}");
+                    outln!("        {p}");
                 }
             }
         }

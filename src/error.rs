@@ -31,6 +31,11 @@ pub enum Error {
     )]
     ProcPermission { pid: i32 },
 
+    #[error(
+        "process {pid} exited while learnns was reading its namespaces.\n  fix: run the command again while the process is running"
+    )]
+    Vanished { pid: i32 },
+
     #[error("reading /proc for process {pid}: {message}")]
     Proc { pid: i32, message: String },
 
@@ -44,6 +49,10 @@ pub enum Error {
 
     #[error("{0}")]
     NeedsTerminal(String),
+
+    /// The progress file or the place for it.
+    #[error("{0}")]
+    Progress(String),
 
     /// The learner chose to stop a lesson: not a failure.
     #[error("stopped at the learner's request")]

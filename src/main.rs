@@ -1,15 +1,36 @@
 //! learnns: build a Linux container by hand, one namespace at a time.
 
+/// `println!` that never panics: when stdout is closed (`learnns | head`),
+/// learnns stops at its next step and cleans up, as on Ctrl-C.
+macro_rules! outln {
+    () => {
+        $crate::ui::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::ui::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that never panics; see [`outln`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ui::write_out(format_args!($($arg)*))
+    };
+}
+
 mod cgroup;
 mod cli;
 mod container;
 mod doctor;
 mod error;
+mod inspect;
 mod lessons;
 mod network;
 mod ns;
 mod observe;
+mod progress;
 mod prose;
+mod quiz;
 mod rootfs;
 mod security;
 mod shell;
@@ -91,6 +112,25 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
         Some(Command::Doctor) => {
             let machine = doctor::Machine::inspect();
             Ok(if doctor::report(&machine) { 0 } else { 1 })
+        }
+        Some(Command::Ns(args)) => inspect::ns(&args.pids),
+        Some(Command::Compare(args)) => inspect::compare(args.a, args.b),
+        Some(Command::Quiz(args)) => quiz::run(&args),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "learnns", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(|e| Error::io("render the man page", e))?;
+            out!("{}", String::from_utf8_lossy(&page));
+            Ok(0)
         }
     }
 }
@@ -183,13 +223,14 @@ fn shell_command(args: ShellArgs) -> Result<i32> {
     };
     let spec = lessons::container_spec(lesson, None);
     let container = container::Container::start(&spec)?;
-    println!(
+    outln!(
         "A shell inside the container of lesson {} (namespaces: {}). Type `exit` to leave;",
-        lesson.number, spec.kinds
+        lesson.number,
+        spec.kinds
     );
-    println!("the container and everything it made go with it.");
+    outln!("the container and everything it made go with it.");
     if spec.root != Root::Host {
-        print!("\n{}\n", rootfs::motd());
+        out!("\n{}\n", rootfs::motd());
     }
     shell::run(
         &container,
@@ -200,24 +241,72 @@ fn shell_command(args: ShellArgs) -> Result<i32> {
 fn list_lessons() {
     for lesson in &LESSONS {
         let kind = lesson.adds.map(Kind::proc_name).unwrap_or("-");
-        println!(
+        outln!(
             "{:>2}  {:<9} {:<7} {}",
-            lesson.number, lesson.name, kind, lesson.title
+            lesson.number,
+            lesson.name,
+            kind,
+            lesson.title
         );
     }
 }
 
+// ANCHOR: course_map
+/// The course map: every lesson, what this learner has done, what is next.
 fn course_map() {
-    println!(
+    outln!(
         "{}",
         "learnns: build a Linux container by hand, one namespace at a time".bold()
     );
-    println!("A container is an ordinary process that the kernel shows a custom view of reality.");
-    println!("Each lesson adds one namespace to a growing container.\n");
-    list_lessons();
-    let root = nix::unistd::geteuid().is_root();
-    println!("\n{}", "Next".bold());
-    println!("  {} learnns lesson 0", if root { "" } else { "sudo" });
-    println!("\n  learnns doctor      can this machine run every lesson?");
-    println!("  learnns --help      every command");
+    outln!("A container is an ordinary process that the kernel shows a custom view of reality.");
+    outln!("Each lesson adds one namespace to a growing container.\n");
+    let progress = progress::Place::here().and_then(|place| place.load());
+    let progress = progress.unwrap_or_else(|e| {
+        eprintln!("{} {e}", "learnns:".yellow());
+        progress::Progress::default()
+    });
+    for lesson in &LESSONS {
+        let done = progress.completed.contains(&lesson.number);
+        let mark = if done {
+            "✓".green().bold()
+        } else {
+            "·".dimmed()
+        };
+        let quiz = progress
+            .quiz
+            .get(lesson.name)
+            .map(|s| format!("  quiz {}/{}", s.best_right, s.best_asked))
+            .unwrap_or_default();
+        outln!(
+            " {mark} {:>2}  {:<9} {}{}",
+            lesson.number,
+            lesson.name,
+            lesson.title,
+            quiz.dimmed()
+        );
+    }
+    for (topic, label) in [("course", "whole-course quiz"), ("live", "live quiz")] {
+        if let Some(s) = progress.quiz.get(topic) {
+            outln!("     {label}: best {}/{}", s.best_right, s.best_asked);
+        }
+    }
+    let sudo = if nix::unistd::geteuid().is_root() {
+        ""
+    } else {
+        "sudo "
+    };
+    outln!("\n{}", "Next".bold());
+    match LESSONS
+        .iter()
+        .find(|l| !progress.completed.contains(&l.number))
+    {
+        Some(next) => outln!("  {sudo}learnns lesson {}   ({})", next.number, next.title),
+        None => {
+            outln!("  every lesson done. Test yourself on this machine: {sudo}learnns quiz --live")
+        }
+    }
+    outln!("\n  learnns quiz        questions on the whole course");
+    outln!("  learnns doctor      can this machine run every lesson?");
+    outln!("  learnns --help      every command");
 }
+// ANCHOR_END: course_map

@@ -245,7 +245,31 @@ impl Identities {
     /// Read `/proc/<pid>/ns/*` of a process, as `readlink` and `stat -L` would.
     pub fn of(pid: i32) -> Result<Identities> {
         let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
-        let found = process.namespaces().map_err(|e| Error::from_proc(pid, e))?;
+        // procfs reports a link it may not read as an internal error; ask
+        // the kernel directly first, for a message that says what is wrong.
+        if let Err(e) = std::fs::read_link(format!("/proc/{pid}/ns/user")) {
+            return Err(match e.kind() {
+                std::io::ErrorKind::PermissionDenied => Error::ProcPermission { pid },
+                std::io::ErrorKind::NotFound => Error::Vanished { pid },
+                _ => Error::io(format!("readlink /proc/{pid}/ns/user"), e),
+            });
+        }
+        let start = process
+            .stat()
+            .map_err(|e| Error::from_proc(pid, e))?
+            .starttime;
+        // Gone between the two reads: it existed, so say that it exited.
+        let vanished = |e| match Error::from_proc(pid, e) {
+            Error::NoSuchProcess { pid } => Error::Vanished { pid },
+            other => other,
+        };
+        let found = process.namespaces().map_err(vanished)?;
+        // A process that exited (and whose PID may be someone else's now)
+        // while we read would give a mixture: check it is the same one.
+        let still = process.stat().map_err(vanished)?;
+        if still.starttime != start || matches!(still.state, 'Z' | 'X') {
+            return Err(Error::Vanished { pid });
+        }
         let mut map = BTreeMap::new();
         for (name, ns) in found.0 {
             if let Some(kind) = name.to_str().and_then(Kind::from_name) {

@@ -163,7 +163,7 @@ pub fn inode_table(outside: &Identities, inside: &Identities) -> String {
 
 /// Show both captures with their titles.
 pub fn print_pair(outside: &Capture, inside: &Capture) {
-    print!(
+    out!(
         "{}",
         side_by_side(
             ("outside (the host)", &outside.text),

@@ -697,6 +697,11 @@ pub fn catch_interrupts() -> Result<()> {
     Ok(())
 }
 
+/// Whoever read learnns's output is gone: stop as if told to.
+pub fn stdout_closed() {
+    SIGNALLED.store(libc::SIGPIPE, Ordering::SeqCst);
+}
+
 /// Has a terminating signal arrived since the last [`forget_interrupt`]?
 pub fn interrupted() -> bool {
     SIGNALLED.load(Ordering::SeqCst) != 0

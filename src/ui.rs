@@ -73,24 +73,24 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
 /// ends the wait at once (std would retry the read); EOF (Ctrl-D) means quit.
 pub fn ask_pause() -> Result<Choice> {
     loop {
-        print!(
+        out!(
             "{} ",
             "── Enter: next step · s: shell inside the container · q: quit ──".dimmed()
         );
         let _ = std::io::stdout().flush();
         let line = read_line()?;
         let Some(line) = line else {
-            println!();
+            outln!();
             return Ok(Choice::Quit);
         };
         match parse_choice(&line) {
             Some(choice) => return Ok(choice),
-            None => println!("Type Enter to go on, s for a shell, or q to quit."),
+            None => outln!("Type Enter to go on, s for a shell, or q to quit."),
         }
     }
 }
 
-fn read_line() -> Result<Option<String>> {
+pub fn read_line() -> Result<Option<String>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
     let mut line = Vec::new();
@@ -128,6 +128,18 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 /// Stop with [`Error::Interrupted`] if Ctrl-C (or SIGTERM/SIGHUP) arrived.
+/// Write to stdout. A reader that went away is treated like a signal to
+/// stop; other output errors are nothing a lesson could act on.
+pub fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args)
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        sys::stdout_closed();
+    }
+}
+
 pub fn check_interrupt() -> Result<()> {
     if sys::interrupted() {
         Err(Error::Interrupted)
@@ -138,7 +150,7 @@ pub fn check_interrupt() -> Result<()> {
 
 /// A heading for a lesson step.
 pub fn heading(text: &str) {
-    println!("\n{}", format!("▶ {text}").bold().cyan());
+    outln!("\n{}", format!("▶ {text}").bold().cyan());
 }
 
 static NARRATE_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -155,7 +167,7 @@ pub fn command_line(prompt: &str, line: &str) {
     if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!("{text}");
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
 }
 

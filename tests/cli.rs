@@ -41,7 +41,7 @@ fn course_map_names_the_next_command() {
     let text = stdout(&out);
     assert!(text.contains("learnns lesson 0"));
     assert!(
-        text.contains(" 3  pid       pid     Becoming PID 1"),
+        text.contains(" 3  pid       Becoming PID 1"),
         "{text}"
     );
 }

@@ -29,8 +29,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("versions");
     let layout = Layout::detect();
     match &layout {
-        Ok(layout) => println!("    {}", layout.describe()),
-        Err(e) => println!("    {e}"),
+        Ok(layout) => outln!("    {}", layout.describe()),
+        Err(e) => outln!("    {e}"),
     }
     s.pause()?;
     if s.lacks(Kind::Cgroup)? {
@@ -60,7 +60,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
         for step in cgroup.steps() {
             ui::command_line("$", &step.command());
         }
-        println!();
+        outln!();
     }
     s.pause()?;
 
@@ -99,7 +99,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("memory");
     let dd = s.inside(&["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"])?;
     if let Some(status) = dd.status {
-        println!("    (exit status {status})");
+        outln!("    (exit status {status})");
     }
     s.say("memory_count");
     let oom = s.host(&["cat", &cgroup.oom_file().display().to_string()])?;
@@ -135,7 +135,7 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
         other => return Err(Error::Setup(format!("the fork bomb ended with {other:?}"))),
     };
     let refused = FORKS - started;
-    println!("    {started} of {FORKS} forks worked; {refused} were refused");
+    outln!("    {started} of {FORKS} forks worked; {refused} were refused");
 
     s.say("bomb_count");
     let pids = cgroup.pids_dir();

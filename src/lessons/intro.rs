@@ -36,7 +36,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("The eight kinds");
     s.say("kinds");
     for kind in ORDER {
-        println!(
+        outln!(
             "    {:<7} {:<16} {}",
             kind.proc_name().bold(),
             kind.clone_flag_name(),

@@ -27,7 +27,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     let ctime = cleanup::msg_queue_ctime(id).unwrap_or(0);
     let token = cleanup::register(Undo::MsgQueue { id, ctime });
     crate::ui::command_line("$", "ipcmk -Q");
-    println!("    Message queue id: {id}");
+    outln!("    Message queue id: {id}");
 
     s.heading("The container's queues");
     s.start_container()?;

@@ -112,7 +112,7 @@ fn show_setup(s: &Session) -> Result<()> {
             files += 1;
         }
     }
-    println!("    (and {files} mkdir, ln -s and file writes that lay out the skeleton)\n");
+    outln!("    (and {files} mkdir, ln -s and file writes that lay out the skeleton)\n");
     Ok(())
 }
 
@@ -128,7 +128,7 @@ fn escape(s: &Session) -> Result<()> {
             Switch::Chroot => "after chroot    ",
             Switch::Pivot => "after pivot_root",
         };
-        println!("  {label}  the escape reached a / holding: {found}");
+        outln!("  {label}  the escape reached a / holding: {found}");
         results.push(found);
     }
     s.check(

@@ -36,6 +36,8 @@ pub struct Lesson {
     pub adds: Option<Kind>,
     /// The lesson's prose (`lessons/<name>.md`).
     pub prose: &'static str,
+    /// The lesson's question bank (`lessons/<name>.toml`).
+    pub quiz: &'static str,
     pub steps: Steps,
 }
 
@@ -48,6 +50,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "What a namespace is, and how to see one",
         adds: None,
         prose: include_str!("../../lessons/intro.md"),
+        quiz: include_str!("../../lessons/intro.toml"),
         steps: intro::steps,
     },
     Lesson {
@@ -56,6 +59,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A hostname of its own",
         adds: Some(Kind::Uts),
         prose: include_str!("../../lessons/uts.md"),
+        quiz: include_str!("../../lessons/uts.toml"),
         steps: uts::steps,
     },
     Lesson {
@@ -64,6 +68,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Private message queues and shared memory",
         adds: Some(Kind::Ipc),
         prose: include_str!("../../lessons/ipc.md"),
+        quiz: include_str!("../../lessons/ipc.toml"),
         steps: ipc::steps,
     },
     Lesson {
@@ -72,6 +77,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Becoming PID 1",
         adds: Some(Kind::Pid),
         prose: include_str!("../../lessons/pid.md"),
+        quiz: include_str!("../../lessons/pid.toml"),
         steps: pid::steps,
     },
     Lesson {
@@ -80,6 +86,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A root file system of its own",
         adds: Some(Kind::Mnt),
         prose: include_str!("../../lessons/mnt.md"),
+        quiz: include_str!("../../lessons/mnt.toml"),
         steps: mnt::steps,
     },
     Lesson {
@@ -88,6 +95,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "A network of its own",
         adds: Some(Kind::Net),
         prose: include_str!("../../lessons/net.md"),
+        quiz: include_str!("../../lessons/net.toml"),
         steps: net::steps,
     },
     Lesson {
@@ -96,6 +104,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Root inside, nobody outside",
         adds: Some(Kind::User),
         prose: include_str!("../../lessons/user.md"),
+        quiz: include_str!("../../lessons/user.toml"),
         steps: user::steps,
     },
     Lesson {
@@ -104,6 +113,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Limits, and a clean view of them",
         adds: Some(Kind::Cgroup),
         prose: include_str!("../../lessons/cgroup.md"),
+        quiz: include_str!("../../lessons/cgroup.toml"),
         steps: cgroup::steps,
     },
     Lesson {
@@ -112,6 +122,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Clocks of its own",
         adds: Some(Kind::Time),
         prose: include_str!("../../lessons/time.md"),
+        quiz: include_str!("../../lessons/time.toml"),
         steps: time::steps,
     },
     Lesson {
@@ -120,6 +131,7 @@ pub const LESSONS: [Lesson; 10] = [
         title: "Namespaces are not security",
         adds: None,
         prose: include_str!("../../lessons/security.md"),
+        quiz: include_str!("../../lessons/security.toml"),
         steps: security::steps,
     },
 ];
@@ -224,7 +236,7 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
         waits: !options.no_pause && ui::interactive(),
         subnet: options.subnet,
     };
-    println!(
+    outln!(
         "{}",
         format!(
             "Lesson {} · {} · {}",
@@ -233,7 +245,7 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
         .bold()
     );
     if options.kinds.is_some() {
-        println!(
+        outln!(
             "  (your kinds replace this lesson's usual ones: {} instead of {})",
             kinds,
             lesson.default_kinds()
@@ -248,16 +260,18 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
     drop(session.container.take());
     match outcome {
         Err(Error::Quit) => {
-            println!("Stopped. The container is gone and the host is as it was.");
+            outln!("Stopped. The container is gone and the host is as it was.");
             Ok(())
         }
         Ok(()) => {
-            println!(
+            outln!(
                 "\n{} The container is gone and the host is as it was.",
                 format!("Lesson {} done.", lesson.number).bold()
             );
+            crate::progress::lesson_done(lesson.number);
+            outln!("  check yourself: learnns quiz --lesson {}", lesson.number);
             if let Some(next) = LESSONS.get(lesson.number as usize + 1) {
-                println!("  next: learnns lesson {}   ({})", next.number, next.title);
+                outln!("  next: learnns lesson {}   ({})", next.number, next.title);
             }
             Ok(())
         }
@@ -279,7 +293,7 @@ pub struct Session {
 impl Session {
     /// Print a section of the lesson's prose.
     pub fn say(&self, section: &str) {
-        println!("{}", prose::render(&self.lesson.section(section)));
+        outln!("{}", prose::render(&self.lesson.section(section)));
     }
 
     pub fn heading(&self, text: &str) {
@@ -295,16 +309,17 @@ impl Session {
     pub fn start_container(&mut self) -> Result<&Container> {
         ui::check_interrupt()?;
         let shown = self.spec.unshare_line(&["sleep".into(), "infinity".into()]);
-        println!("  learnns starts the container's first process, as this would:");
+        outln!("  learnns starts the container's first process, as this would:");
         ui::command_line("#", &shown);
         if let (true, Some(name)) = (self.has(Kind::Uts), &self.spec.hostname) {
-            println!("  and, as its first act inside:");
+            outln!("  and, as its first act inside:");
             ui::command_line("#", &format!("hostname {name}"));
         }
         let container = Container::start(&self.spec)?;
-        println!(
+        outln!(
             "  container init: PID {} on the host, in new namespaces: {}\n",
-            container.pid, self.spec.kinds
+            container.pid,
+            self.spec.kinds
         );
         Ok(self.container.insert(container))
     }
@@ -322,7 +337,7 @@ impl Session {
         ui::command_line("$", &shell_words(&argv));
         let out = observe::capture(observe::host_command(&argv));
         for line in out.text.lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
         Ok(out)
     }
@@ -335,7 +350,7 @@ impl Session {
         ui::command_line("#", &container.nsenter_line(&argv));
         let out = observe::capture(container.command(&argv)?);
         for line in out.text.lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
         Ok(out)
     }
@@ -374,7 +389,7 @@ impl Session {
         );
         let outside = Identities::of_self()?;
         let inside = container.identities()?;
-        print!("{}", observe::inode_table(&outside, &inside));
+        out!("{}", observe::inode_table(&outside, &inside));
         Ok(())
     }
 
@@ -411,9 +426,9 @@ impl Session {
     /// Never hidden: a lesson that cannot show its point says so.
     pub fn check(&self, held: bool, claim: &str, otherwise: &str) {
         if held {
-            println!("  {} {claim}", "✓".green().bold());
+            outln!("  {} {claim}", "✓".green().bold());
         } else {
-            println!(
+            outln!(
                 "  {} expected: {claim}\n    but: {otherwise}",
                 "✗".red().bold()
             );
@@ -422,7 +437,7 @@ impl Session {
 
     /// A note that a step was left out, and why.
     pub fn skip(&self, why: &str) {
-        println!("  {} {why}", "–".yellow().bold());
+        outln!("  {} {why}", "–".yellow().bold());
     }
 
     /// Wait for the learner between steps, unless told not to.
@@ -443,10 +458,10 @@ impl Session {
     /// An interactive shell inside the container as it is at this step.
     pub fn shell(&self) -> Result<()> {
         let Some(container) = &self.container else {
-            println!("  (no container at this step yet)");
+            outln!("  (no container at this step yet)");
             return Ok(());
         };
-        println!(
+        outln!(
             "  A shell inside the container ({}). Type `exit` to come back.",
             self.spec.kinds
         );

@@ -71,7 +71,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
         None => network::free_subnet()?,
     };
     let veth = network::connect(s.container()?.pid, subnet)?;
-    println!();
+    outln!();
     let (_, addrs) = s.observe(&["ip", "-brief", "addr"])?;
     s.check(
         addrs.text.contains(&veth.inside) && addrs.text.contains(&subnet.container().to_string()),
@@ -173,7 +173,7 @@ fn loopback_is_private(s: &Session) -> Result<()> {
     );
     ui::command_line("$", &format!("nc -z 127.0.0.1 {port}"));
     let from_host = TcpStream::connect_timeout(&address, Duration::from_secs(1));
-    println!(
+    outln!(
         "    from the host: {}",
         match &from_host {
             Ok(_) => "connected".to_string(),
@@ -190,7 +190,7 @@ fn loopback_is_private(s: &Session) -> Result<()> {
             .unwrap_or(1)
     })?;
     let from_inside = matches!(waitpid(inside, None), Ok(WaitStatus::Exited(_, 0)));
-    println!(
+    outln!(
         "    from inside: {}",
         if from_inside { "connected" } else { "failed" }
     );

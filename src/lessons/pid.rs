@@ -150,7 +150,7 @@ fn init_dies(s: &Session) -> Result<()> {
     let found = wait_until(|| members(doomed.pid.as_raw()).is_ok_and(|m| m.len() >= 2));
     let inside: Vec<i32> = members(doomed.pid.as_raw())?;
     for pid in &inside {
-        println!(
+        outln!(
             "    host PID {pid:<8} NSpid {:?}",
             nspid(*pid).unwrap_or_default()
         );

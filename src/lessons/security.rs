@@ -120,7 +120,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     );
     let results = layered_runs(s, &script)?;
     s.say("results");
-    print!("{}", table(&results));
+    out!("{}", table(&results));
     let cell = |action: &str, column: usize| {
         results[column]
             .iter()
@@ -156,7 +156,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     ui::command_line("$", &run_line(s, &all, &argv));
     let plain = capture(s, &Layers::default(), &argv)?;
     let layered = capture(s, &all, &argv)?;
-    print!(
+    out!(
         "{}",
         observe::side_by_side(
             ("namespaces only", &plain.text),

@@ -39,7 +39,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
             ui::command_line("#", &line);
         }
     }
-    println!();
+    outln!();
     s.start_container()?;
     s.say("uptime");
     let (outside, inside) = s.observe(&["cat", "/proc/uptime"])?;

@@ -8,15 +8,26 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// The learnns binary, with colour off and a fixed width so output is stable.
+/// Progress goes to a directory under target/, never to a real home, and
+/// never to a sudo user's.
 pub fn learnns(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_learnns"));
     command
         .args(args)
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
+        .env("XDG_STATE_HOME", state_dir())
         .env_remove("CLICOLOR_FORCE")
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .env_remove("SUDO_USER")
         .stdin(Stdio::null());
     command
+}
+
+/// Where this test binary's runs keep their progress.
+pub fn state_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("state-{}", std::process::id()))
 }
 
 pub fn run(args: &[&str]) -> Output {
@@ -254,6 +265,12 @@ impl OnTerminal {
             self.type_line("");
         }
         self.wait_for(PAUSE, n);
+    }
+
+    /// Send keys as they are, e.g. `b"\x1b[B"` for the down arrow.
+    pub fn press(&mut self, keys: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(keys).unwrap();
     }
 
     pub fn type_line(&mut self, line: &str) {

@@ -1,0 +1,361 @@
+//! Self-study progress: which lessons a learner finished and how their
+//! quizzes went, in `$XDG_STATE_HOME/learnns/progress.toml` (by default
+//! `~/.local/state/learnns/`). Under sudo it is the invoking user's file,
+//! owned by them, so that `sudo learnns lesson 1` and `learnns quiz` share it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{Gid, Uid};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What is kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Numbers of the lessons run to their end.
+    #[serde(default)]
+    pub completed: BTreeSet<u8>,
+    /// Quiz results by topic: a lesson's name, `course` or `live`.
+    #[serde(default)]
+    pub quiz: BTreeMap<String, Score>,
+}
+
+/// The last and the best result of one kind of quiz.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    pub last_right: u32,
+    pub last_asked: u32,
+    pub best_right: u32,
+    pub best_asked: u32,
+}
+
+impl Score {
+    fn record(&mut self, right: u32, asked: u32) {
+        self.last_right = right;
+        self.last_asked = asked;
+        // Best by share of right answers.
+        if self.best_asked == 0
+            || u64::from(right) * u64::from(self.best_asked)
+                > u64::from(self.best_right) * u64::from(asked)
+        {
+            self.best_right = right;
+            self.best_asked = asked;
+        }
+    }
+}
+
+/// Where the progress file lives and whom it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub dir: PathBuf,
+    /// Under sudo: the invoking user, who must own what learnns writes.
+    pub owner: Option<(Uid, Gid)>,
+}
+
+/// The facts [`Place`] is decided from, gathered from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub xdg_state_home: Option<String>,
+    pub home: Option<String>,
+    pub root: bool,
+    pub sudo_uid: Option<String>,
+    pub sudo_gid: Option<String>,
+    /// The home directory of SUDO_UID, from the user database.
+    pub sudo_home: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn current() -> Env {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let sudo_uid = var("SUDO_UID");
+        let sudo_home = sudo_uid
+            .as_deref()
+            .and_then(|u| u.parse::<u32>().ok())
+            .and_then(|u| nix::unistd::User::from_uid(Uid::from_raw(u)).ok().flatten())
+            .map(|user| user.dir);
+        Env {
+            xdg_state_home: var("XDG_STATE_HOME"),
+            home: var("HOME"),
+            root: nix::unistd::geteuid().is_root(),
+            sudo_uid,
+            sudo_gid: var("SUDO_GID"),
+            sudo_home,
+        }
+    }
+}
+
+// ANCHOR: place
+/// Decide where progress lives. Under sudo, `HOME` may be root's (it
+/// depends on the sudoers policy), so the invoking user's home comes from
+/// the user database instead.
+pub fn place(env: &Env) -> Result<Place> {
+    let owner = match (env.root, &env.sudo_uid, &env.sudo_gid) {
+        (true, Some(uid), Some(gid)) => match (uid.parse(), gid.parse()) {
+            (Ok(uid), Ok(gid)) => Some((Uid::from_raw(uid), Gid::from_raw(gid))),
+            _ => None,
+        },
+        _ => None,
+    };
+    let base = match (&env.xdg_state_home, owner, &env.sudo_home, &env.home) {
+        (Some(xdg), _, _, _) if Path::new(xdg).is_absolute() => PathBuf::from(xdg),
+        (_, Some(_), Some(home), _) => home.join(".local/state"),
+        (_, _, _, Some(home)) => Path::new(home).join(".local/state"),
+        _ => {
+            return Err(Error::Progress(
+                "there is nowhere to keep progress: HOME is not set.\n  fix: set HOME or XDG_STATE_HOME".into(),
+            ));
+        }
+    };
+    Ok(Place {
+        dir: base.join("learnns"),
+        owner,
+    })
+}
+// ANCHOR_END: place
+
+impl Place {
+    pub fn here() -> Result<Place> {
+        place(&Env::current())
+    }
+
+    pub fn file(&self) -> PathBuf {
+        self.dir.join("progress.toml")
+    }
+
+    /// Read the progress; none yet is empty progress.
+    pub fn load(&self) -> Result<Progress> {
+        self.as_owner(|| self.load_here())
+    }
+
+    fn load_here(&self) -> Result<Progress> {
+        let path = self.file();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Progress::default()),
+            Err(e) => {
+                return Err(unreadable(&path, &e.to_string()));
+            }
+        };
+        parse(&text).map_err(|why| unreadable(&path, &why))
+    }
+
+    /// Write the progress: to a new file, then renamed over the old one, so
+    /// a crash never leaves half a file.
+    pub fn save(&self, progress: &Progress) -> Result<()> {
+        let text = toml::to_string(progress)
+            .map_err(|e| Error::Progress(format!("cannot write progress: {e}")))?;
+        self.as_owner(|| {
+            fs::create_dir_all(&self.dir)
+                .map_err(|e| Error::io(format!("mkdir -p {}", self.dir.display()), e))?;
+            let tmp = self
+                .dir
+                .join(format!(".progress.{}.tmp", std::process::id()));
+            // create_new: never follow a link someone left at this name.
+            let written = fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+            if let Err(e) = written {
+                let _ = fs::remove_file(&tmp);
+                return Err(Error::io(format!("write {}", tmp.display()), e));
+            }
+            fs::rename(&tmp, self.file()).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                Error::io(format!("write {}", self.file().display()), e)
+            })
+        })
+    }
+
+    // ANCHOR: as_owner
+    /// Run `work` with the invoking user's identity when under sudo, so that
+    /// everything made in their home is theirs, and root's privilege is
+    /// never used on paths they control (a link planted in their state
+    /// directory cannot make root write elsewhere).
+    fn as_owner<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        use nix::unistd::{getegid, geteuid, getgroups, setegid, seteuid, setgroups};
+        let Some((uid, gid)) = self.owner else {
+            return work();
+        };
+        let (euid, egid) = (geteuid(), getegid());
+        let groups = getgroups().map_err(|e| Error::sys("getgroups", e))?;
+        let switch = || -> nix::Result<()> {
+            setgroups(&[gid])?;
+            setegid(gid)?;
+            seteuid(uid)
+        };
+        let switched = switch();
+        let result = switched
+            .map_err(|e| Error::sys("switch to the invoking user", e))
+            .and_then(|()| work());
+        // Back to root, in the reverse order.
+        let restored = seteuid(euid)
+            .and_then(|()| setegid(egid))
+            .and_then(|()| setgroups(&groups));
+        if let Err(e) = restored {
+            // Carrying on with the wrong identity would be worse than stopping.
+            eprintln!("learnns: cannot return to root's identity ({e}); stopping");
+            crate::container::cleanup::undo_all();
+            std::process::exit(1);
+        }
+        result
+    }
+    // ANCHOR_END: as_owner
+
+    /// Load, change, save; a problem is reported on stderr and otherwise
+    /// ignored: losing a progress mark must never fail a lesson.
+    pub fn update(&self, change: impl FnOnce(&mut Progress)) {
+        let result = self.load().and_then(|mut progress| {
+            change(&mut progress);
+            self.save(&progress)
+        });
+        if let Err(e) = result {
+            eprintln!("learnns: progress not saved: {e}");
+        }
+    }
+}
+
+fn unreadable(path: &Path, why: &str) -> Error {
+    Error::Progress(format!(
+        "the progress file {} cannot be read ({why}).\n  fix: remove it (`rm {}`); your progress starts over",
+        path.display(),
+        path.display()
+    ))
+}
+
+/// Parse a progress file's text. Untrusted: it may be anything.
+pub fn parse(text: &str) -> std::result::Result<Progress, String> {
+    let progress: Progress = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    if let Some(n) = progress.completed.iter().find(|n| **n > 9) {
+        return Err(format!("there is no lesson {n}"));
+    }
+    for (topic, score) in &progress.quiz {
+        if score.last_right > score.last_asked || score.best_right > score.best_asked {
+            return Err(format!(
+                "the {topic} score has more right answers than questions"
+            ));
+        }
+    }
+    Ok(progress)
+}
+
+/// Record a finished lesson.
+pub fn lesson_done(number: u8) {
+    if let Ok(place) = Place::here() {
+        place.update(|p| {
+            p.completed.insert(number);
+        });
+    }
+}
+
+/// Record a finished quiz.
+pub fn quiz_done(topic: &str, right: u32, asked: u32) {
+    if let Ok(place) = Place::here() {
+        place.update(|p| {
+            p.quiz
+                .entry(topic.to_string())
+                .or_default()
+                .record(right, asked)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            home: Some("/home/ada".into()),
+            ..Env::default()
+        }
+    }
+
+    #[test]
+    fn an_ordinary_user_keeps_progress_in_their_home() {
+        assert_eq!(
+            place(&env()).unwrap(),
+            Place {
+                dir: "/home/ada/.local/state/learnns".into(),
+                owner: None
+            }
+        );
+        let xdg = Env {
+            xdg_state_home: Some("/srv/state".into()),
+            ..env()
+        };
+        assert_eq!(
+            place(&xdg).unwrap().dir,
+            PathBuf::from("/srv/state/learnns")
+        );
+        // A relative XDG path is invalid by the spec: ignored.
+        let relative = Env {
+            xdg_state_home: Some("state".into()),
+            ..env()
+        };
+        assert_eq!(
+            place(&relative).unwrap().dir,
+            PathBuf::from("/home/ada/.local/state/learnns")
+        );
+    }
+
+    #[test]
+    fn under_sudo_the_invoking_user_owns_it_in_their_own_home() {
+        let sudo = Env {
+            home: Some("/root".into()),
+            root: true,
+            sudo_uid: Some("1000".into()),
+            sudo_gid: Some("1001".into()),
+            sudo_home: Some("/home/ada".into()),
+            ..Env::default()
+        };
+        assert_eq!(
+            place(&sudo).unwrap(),
+            Place {
+                dir: "/home/ada/.local/state/learnns".into(),
+                owner: Some((Uid::from_raw(1000), Gid::from_raw(1001)))
+            }
+        );
+        // Plain root keeps its own.
+        let root = Env {
+            home: Some("/root".into()),
+            root: true,
+            ..Env::default()
+        };
+        assert_eq!(place(&root).unwrap().owner, None);
+        assert!(place(&Env::default()).is_err());
+    }
+
+    #[test]
+    fn progress_round_trips_and_bad_files_are_refused() {
+        let mut progress = Progress::default();
+        progress.completed.insert(3);
+        progress.quiz.entry("net".into()).or_default().record(4, 5);
+        let text = toml::to_string(&progress).unwrap();
+        assert_eq!(parse(&text).unwrap(), progress);
+        assert_eq!(parse("").unwrap(), Progress::default());
+        for bad in [
+            "completed = [42]",
+            "completed = \"all\"",
+            "[quiz.net]\nlast_right = 9\nlast_asked = 5\nbest_right = 0\nbest_asked = 0",
+            "\u{0}\u{1}garbage",
+            "completed = [1, 2",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_best_score_is_the_best_share() {
+        let mut score = Score::default();
+        score.record(3, 5);
+        score.record(2, 5);
+        assert_eq!((score.best_right, score.best_asked), (3, 5));
+        assert_eq!((score.last_right, score.last_asked), (2, 5));
+        score.record(10, 10);
+        assert_eq!((score.best_right, score.best_asked), (10, 10));
+    }
+}

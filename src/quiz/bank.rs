@@ -1,0 +1,149 @@
+//! The question banks: `lessons/<name>.toml`, one per lesson, embedded in
+//! the binary like the prose. Each question is multiple choice (`choices`
+//! and the 1-based `answer`) or typed (`accept`: the answers taken as
+//! right; with `kinds = true`, a set of namespace kinds in any order).
+
+use serde::Deserialize;
+
+use super::{Asked, Expect};
+use crate::error::{Error, Result};
+use crate::lessons::Lesson;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bank {
+    #[serde(rename = "question", default)]
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub ask: String,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    /// 1-based, as the learner types it.
+    pub answer: Option<usize>,
+    #[serde(default)]
+    pub accept: Vec<String>,
+    /// Compare a typed answer as a set of namespace kinds.
+    #[serde(default)]
+    pub kinds: bool,
+    pub explain: String,
+}
+
+impl Bank {
+    /// Parse and check a bank: every question has a way to be right.
+    pub fn parse(text: &str) -> std::result::Result<Bank, String> {
+        let bank: Bank = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        for (i, q) in bank.questions.iter().enumerate() {
+            let n = i + 1;
+            match (q.choices.len(), q.answer, q.accept.is_empty()) {
+                (0, None, false) => {}
+                (c, Some(a), true) if c >= 2 && (1..=c).contains(&a) => {}
+                _ => {
+                    return Err(format!(
+                        "question {n} needs either `choices` (2 or more) with an `answer` among them, or `accept`"
+                    ));
+                }
+            }
+            if q.ask.trim().is_empty() || q.explain.trim().is_empty() {
+                return Err(format!("question {n} needs `ask` and `explain`"));
+            }
+        }
+        Ok(bank)
+    }
+}
+
+impl Question {
+    fn asked(&self, see: &str) -> Asked {
+        let expect = match self.answer {
+            Some(a) => Expect::Choice(a - 1),
+            None if self.kinds => Expect::Words(self.accept.clone()),
+            None => Expect::Text(self.accept.clone()),
+        };
+        Asked {
+            shown: None,
+            text: self.ask.clone(),
+            choices: self.choices.clone(),
+            expect,
+            explain: self.explain.clone(),
+            see: see.to_string(),
+        }
+    }
+}
+
+/// The questions of one lesson, in the bank's order.
+pub fn for_lesson(lesson: &Lesson) -> Result<Vec<Asked>> {
+    let bank = Bank::parse(lesson.quiz).map_err(|why| {
+        Error::Setup(format!(
+            "the question bank of lesson {} is broken: {why}",
+            lesson.number
+        ))
+    })?;
+    let see = format!("learnns lesson {} ({})", lesson.number, lesson.name);
+    Ok(bank.questions.iter().map(|q| q.asked(&see)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lessons::LESSONS;
+
+    #[test]
+    fn every_lesson_has_at_least_five_questions_of_both_kinds() {
+        for lesson in &LESSONS {
+            let bank = Bank::parse(lesson.quiz)
+                .unwrap_or_else(|e| panic!("lessons/{}.toml: {e}", lesson.name));
+            assert!(bank.questions.len() >= 5, "{}", lesson.name);
+            assert!(
+                bank.questions.iter().any(|q| q.answer.is_some()),
+                "{} has no multiple-choice question",
+                lesson.name
+            );
+            assert!(
+                bank.questions.iter().any(|q| q.answer.is_none()),
+                "{} has no typed question",
+                lesson.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_net_inode_question_is_answered_fully() {
+        let net = &LESSONS[5];
+        let bank = Bank::parse(net.quiz).unwrap();
+        let q = bank
+            .questions
+            .iter()
+            .find(|q| q.ask.contains("net:[4026532421]") && q.ask.contains("net:[4026531992]"))
+            .expect("the net inode question");
+        let right = &q.choices[q.answer.unwrap() - 1];
+        assert!(right.contains("different network namespaces"), "{right}");
+        for must in [
+            "interfaces",
+            "routes",
+            "firewall",
+            "sockets",
+            "127.0.0.1",
+            "nsenter -t 123 -n",
+            "device",
+        ] {
+            assert!(q.explain.contains(must), "the explanation mentions {must}");
+        }
+    }
+
+    #[test]
+    fn broken_banks_are_refused_with_a_reason() {
+        for bad in [
+            "[[question]]\nask = \"?\"\nexplain = \"x\"",
+            "[[question]]\nask = \"?\"\nchoices = [\"a\", \"b\"]\nanswer = 3\nexplain = \"x\"",
+            "[[question]]\nask = \"?\"\nchoices = [\"a\"]\nanswer = 1\nexplain = \"x\"",
+            "[[question]]\nask = \"?\"\naccept = [\"a\"]\nexplain = \"\"",
+            "[[question]]\nask = \"?\"\naccept = [\"a\"]\nexplain = \"x\"\nextra = 1",
+            "not toml at all [",
+        ] {
+            assert!(Bank::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

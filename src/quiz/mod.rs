@@ -1,0 +1,361 @@
+//! `learnns quiz`: questions kept as data beside each lesson's prose
+//! (`lessons/<name>.toml`), asked with arrow keys on a terminal or as plain
+//! lines otherwise, each answer followed by its explanation.
+
+mod bank;
+mod live;
+
+use std::io::Write;
+
+use colored::Colorize;
+
+use crate::cli::QuizArgs;
+use crate::error::{Error, Result};
+use crate::lessons::{self, LESSONS};
+use crate::ns::{Kind, ORDER};
+use crate::progress;
+use crate::ui;
+
+/// How an answer is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The 0-based index of the right choice.
+    Choice(usize),
+    /// Any of these texts, compared without case or extra spaces.
+    Text(Vec<String>),
+    /// These words in any order (namespace kinds), compared as a set.
+    Words(Vec<String>),
+}
+
+/// A question ready to be asked.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// What the learner looks at first (live questions show real output).
+    pub shown: Option<String>,
+    pub text: String,
+    pub choices: Vec<String>,
+    pub expect: Expect,
+    pub explain: String,
+    /// Where to read up: `learnns lesson 5 (net)`.
+    pub see: String,
+}
+
+/// What the learner answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Choice(usize),
+    Text(String),
+}
+
+impl Asked {
+    pub fn is_right(&self, response: &Response) -> bool {
+        match (&self.expect, response) {
+            (Expect::Choice(right), Response::Choice(given)) => right == given,
+            (Expect::Text(accepted), Response::Text(given)) => {
+                let given = normalize(given);
+                accepted.iter().any(|a| normalize(a) == given)
+            }
+            (Expect::Words(words), Response::Text(given)) => {
+                words_of(given) == words_of(&words.join(" "))
+            }
+            _ => false,
+        }
+    }
+
+    /// The right answer, in words.
+    pub fn answer(&self) -> String {
+        match &self.expect {
+            Expect::Choice(i) => self.choices.get(*i).cloned().unwrap_or_default(),
+            Expect::Text(accepted) => accepted.first().cloned().unwrap_or_default(),
+            Expect::Words(words) if words.is_empty() => "(none)".into(),
+            Expect::Words(words) => words.join(" "),
+        }
+    }
+}
+
+/// Lower case, no surrounding quotes or backticks, single spaces.
+pub fn normalize(text: &str) -> String {
+    text.trim()
+        .trim_matches(|c| matches!(c, '`' | '"' | '\''))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A set of namespace kinds written any way: `net, uts`, `UTS net`,
+/// `mount`; `none` or nothing is the empty set. Unknown words stay as
+/// they are (and so never match).
+pub fn words_of(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(normalize)
+        .filter(|w| !w.is_empty() && w != "none" && w != "and")
+        .map(|w| match Kind::from_name(&w) {
+            Some(kind) => kind.proc_name().to_string(),
+            None => w,
+        })
+        .collect();
+    let rank = |w: &String| {
+        ORDER
+            .iter()
+            .position(|k| k.proc_name() == w)
+            .unwrap_or(ORDER.len())
+    };
+    words.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    words.dedup();
+    words
+}
+
+/// Asks questions and reads answers: a terminal or plain lines.
+trait Front {
+    /// None when the learner stops (q, Esc, end of input).
+    fn ask(&mut self, question: &Asked, number: usize, total: usize) -> Result<Option<Response>>;
+}
+
+/// Arrow keys and Enter, with dialoguer.
+struct Terminal;
+
+impl Front for Terminal {
+    fn ask(&mut self, q: &Asked, number: usize, total: usize) -> Result<Option<Response>> {
+        print_question(q, number, total, false);
+        let outcome = if q.choices.is_empty() {
+            dialoguer::Input::<String>::new()
+                .with_prompt("your answer (empty line: stop)")
+                .allow_empty(true)
+                .interact_text()
+                .map(|text| (!text.trim().is_empty()).then_some(Response::Text(text)))
+        } else {
+            dialoguer::Select::new()
+                .with_prompt("↑/↓ and Enter (Esc: stop)")
+                .items(&q.choices)
+                .default(0)
+                .interact_opt()
+                .map(|choice| choice.map(Response::Choice))
+        };
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                Err(Error::Interrupted)
+            }
+            Err(dialoguer::Error::IO(e)) => Err(Error::io("read an answer", e)),
+        }
+    }
+}
+
+/// Numbered choices, one answer per line: scriptable.
+struct Plain;
+
+impl Front for Plain {
+    fn ask(&mut self, q: &Asked, number: usize, total: usize) -> Result<Option<Response>> {
+        print_question(q, number, total, true);
+        loop {
+            if q.choices.is_empty() {
+                out!("answer (q to stop): ");
+            } else {
+                out!("answer 1-{} (q to stop): ", q.choices.len());
+            }
+            let _ = std::io::stdout().flush();
+            let Some(line) = ui::read_line()? else {
+                outln!();
+                return Ok(None);
+            };
+            let line = line.trim();
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                // Echo a piped answer, so the transcript reads like a dialogue.
+                outln!("{line}");
+            }
+            if line.eq_ignore_ascii_case("q") {
+                return Ok(None);
+            }
+            if q.choices.is_empty() {
+                if line.is_empty() {
+                    outln!("  (type an answer, or q to stop)");
+                    continue;
+                }
+                return Ok(Some(Response::Text(line.to_string())));
+            }
+            match parse_choice(line, q.choices.len()) {
+                Some(i) => return Ok(Some(Response::Choice(i))),
+                None => outln!(
+                    "  `{line}` is not one of the choices: type a number from 1 to {}",
+                    q.choices.len()
+                ),
+            }
+        }
+    }
+}
+
+/// `2` or `b` means the second choice.
+fn parse_choice(text: &str, count: usize) -> Option<usize> {
+    let text = text.trim().to_ascii_lowercase();
+    let index = match text.parse::<usize>() {
+        Ok(n) => n.checked_sub(1)?,
+        Err(_) => {
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c @ 'a'..='z'), None) => c as usize - 'a' as usize,
+                _ => return None,
+            }
+        }
+    };
+    (index < count).then_some(index)
+}
+
+fn print_question(q: &Asked, number: usize, total: usize, numbered: bool) {
+    outln!("\n{}", format!("Question {number} of {total}").bold());
+    if let Some(shown) = &q.shown {
+        for line in shown.lines() {
+            outln!("    {line}");
+        }
+    }
+    for line in crate::prose::render(&q.text).lines() {
+        outln!("{line}");
+    }
+    if numbered {
+        for (i, choice) in q.choices.iter().enumerate() {
+            outln!("    {}) {choice}", i + 1);
+        }
+    }
+}
+
+/// What the quiz is about (for the progress file), its questions, and the
+/// containers live questions are about.
+fn topic(args: &QuizArgs) -> Result<(String, Vec<Asked>, live::Keep)> {
+    let mut rng = match args.seed {
+        Some(seed) => fastrand::Rng::with_seed(seed),
+        None => fastrand::Rng::new(),
+    };
+    if args.live {
+        let count = args.count.unwrap_or(live::DEFAULT_COUNT) as usize;
+        let (asked, keep) = live::questions(count, &mut rng)?;
+        return Ok(("live".into(), asked, keep));
+    }
+    match &args.lesson {
+        Some(selector) => {
+            let lesson = lessons::find(selector)?;
+            let mut asked = bank::for_lesson(lesson)?;
+            // A lesson's questions follow the lesson, unless a seed asks
+            // for a shuffle.
+            if args.seed.is_some() {
+                rng.shuffle(&mut asked);
+            }
+            if let Some(count) = args.count {
+                asked.truncate(count as usize);
+            }
+            Ok((lesson.name.to_string(), asked, live::Keep::default()))
+        }
+        None => {
+            let mut asked = Vec::new();
+            for lesson in &LESSONS {
+                asked.extend(bank::for_lesson(lesson)?);
+            }
+            rng.shuffle(&mut asked);
+            asked.truncate(args.count.unwrap_or(10) as usize);
+            Ok(("course".into(), asked, live::Keep::default()))
+        }
+    }
+}
+
+// ANCHOR: run
+/// `learnns quiz`: ask, check, explain, and keep the score.
+pub fn run(args: &QuizArgs) -> Result<i32> {
+    let (topic, questions, _containers) = topic(args)?;
+    let mut front: Box<dyn Front> = if ui::interactive() {
+        Box::new(Terminal)
+    } else {
+        Box::new(Plain)
+    };
+    let total = questions.len();
+    let mut right = 0;
+    let mut asked = 0;
+    for (i, question) in questions.iter().enumerate() {
+        ui::check_interrupt()?;
+        let Some(response) = front.ask(question, i + 1, total)? else {
+            break;
+        };
+        asked += 1;
+        if question.is_right(&response) {
+            right += 1;
+            outln!("{} right.", "✓".green().bold());
+        } else {
+            outln!(
+                "{} not quite. The answer: {}",
+                "✗".red().bold(),
+                question.answer()
+            );
+        }
+        for line in crate::prose::render(&question.explain).lines() {
+            outln!("{line}");
+        }
+        outln!("  {} {}", "see:".dimmed(), question.see);
+    }
+    outln!();
+    if asked < total {
+        outln!(
+            "Stopped after {asked} of {total} questions. Score: {right} of {asked}. Not recorded: only a finished quiz counts."
+        );
+    } else {
+        outln!("{} {right} of {total}", "Score:".bold());
+        progress::quiz_done(&topic, right as u32, total as u32);
+    }
+    Ok(0)
+}
+// ANCHOR_END: run
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(expect: Expect) -> Asked {
+        Asked {
+            shown: None,
+            text: String::new(),
+            choices: Vec::new(),
+            expect,
+            explain: String::new(),
+            see: String::new(),
+        }
+    }
+
+    #[test]
+    fn typed_answers_ignore_case_quotes_and_spaces() {
+        let q = typed(Expect::Text(vec!["unshare --uts".into()]));
+        assert!(q.is_right(&Response::Text("  `Unshare   --UTS` ".into())));
+        assert!(!q.is_right(&Response::Text("unshare".into())));
+        assert!(!q.is_right(&Response::Choice(0)));
+    }
+
+    #[test]
+    fn kind_sets_match_in_any_order_and_spelling() {
+        let q = typed(Expect::Words(vec!["mnt".into(), "net".into()]));
+        for yes in ["net mnt", "mount, net", "NET and MNT", "mnt net net"] {
+            assert!(q.is_right(&Response::Text(yes.into())), "{yes}");
+        }
+        for no in ["net", "mnt net uts", "", "network mnt"] {
+            assert!(!q.is_right(&Response::Text(no.into())), "{no}");
+        }
+        let none = typed(Expect::Words(vec![]));
+        assert!(none.is_right(&Response::Text("none".into())));
+        assert_eq!(none.answer(), "(none)");
+    }
+
+    #[test]
+    fn choices_are_numbers_or_letters_in_range() {
+        assert_eq!(parse_choice("2", 4), Some(1));
+        assert_eq!(parse_choice(" b ", 4), Some(1));
+        assert_eq!(parse_choice("D", 4), Some(3));
+        for bad in [
+            "0",
+            "5",
+            "e",
+            "-1",
+            "",
+            "1.5",
+            "two",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_choice(bad, 4), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The quiz: scripted answers scored exactly, a terminal driven with arrow
+//! keys, live questions cross-checked against the kernel, and progress.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+
+use common::{OnTerminal, learnns, privileged, run, stdout};
+
+/// A lesson's bank, read the way learnns reads it.
+fn bank(name: &str) -> Vec<toml::Table> {
+    let text = std::fs::read_to_string(format!(
+        "{}/lessons/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    table["question"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_table().unwrap().clone())
+        .collect()
+}
+
+/// A right (or a wrong) answer to a bank question, as a learner types it.
+fn answer(q: &toml::Table, right: bool) -> String {
+    match (q.get("answer"), q.get("choices")) {
+        (Some(a), Some(choices)) => {
+            let a = a.as_integer().unwrap();
+            let n = choices.as_array().unwrap().len() as i64;
+            if right { a } else { a % n + 1 }.to_string()
+        }
+        _ if right => q["accept"][0].as_str().unwrap().to_string(),
+        _ => "certainly not this".to_string(),
+    }
+}
+
+fn quiz_with(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = learnns(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn scripted_answers_are_scored_exactly() {
+    let questions = bank("net");
+    let all_right: String = questions.iter().map(|q| answer(q, true) + "\n").collect();
+    let out = quiz_with(&["quiz", "--lesson", "5"], &all_right);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let n = questions.len();
+    assert!(text.contains(&format!("Score: {n} of {n}")), "{text}");
+    // Every third answer wrong: exactly those are marked.
+    let mixed: String = questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| answer(q, i % 3 != 0) + "\n")
+        .collect();
+    let text = stdout(&quiz_with(&["quiz", "--lesson", "net"], &mixed));
+    let wrong = questions.len().div_ceil(3);
+    assert_eq!(text.matches("✗ not quite").count(), wrong, "{text}");
+    assert!(
+        text.contains(&format!("Score: {} of {n}", n - wrong)),
+        "{text}"
+    );
+    // Each answer comes with its explanation and where to read up.
+    assert_eq!(text.matches("see: learnns lesson 5 (net)").count(), n);
+}
+
+#[test]
+fn the_net_inode_question_is_explained_fully() {
+    let questions = bank("net");
+    let input: String = questions.iter().map(|q| answer(q, false) + "\n").collect();
+    let text = stdout(&quiz_with(&["quiz", "--lesson", "5"], &input));
+    assert!(text.contains("net:[4026532421]") && text.contains("net:[4026531992]"));
+    for must in [
+        "different network namespaces",
+        "nsenter -t 123 -n ip addr",
+        "127.0.0.1",
+        "device",
+    ] {
+        assert!(text.contains(must), "{must} in:\n{text}");
+    }
+}
+
+#[test]
+fn end_of_input_and_garbage_never_panic() {
+    let out = quiz_with(&["quiz", "--lesson", "5"], "");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("Stopped after 0 of"),
+        "{}",
+        stdout(&out)
+    );
+    let out = quiz_with(&["quiz", "--lesson", "1"], "x\n99\n\u{1b}[A\n0\n");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.matches("is not one of the choices").count(),
+        4,
+        "{text}"
+    );
+    assert!(text.contains("Stopped after 0 of"));
+    let out = quiz_with(&["quiz", "--lesson", "1"], "\u{0}\u{ff}binary\n");
+    assert!(!common::stderr(&out).contains("panicked"));
+    let out = quiz_with(&["quiz", "--lesson", "1"], "2\nq\n");
+    assert!(
+        stdout(&out).contains("Stopped after 1 of"),
+        "{}",
+        stdout(&out)
+    );
+    for bad in [
+        vec!["quiz", "--lesson", "42"],
+        vec!["quiz", "--count", "0"],
+        vec!["quiz", "--count", "-3"],
+        vec!["quiz", "--lesson", "1", "--live"],
+        vec!["quiz", "--seed", "pi"],
+    ] {
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_seed_repeats_a_quiz_exactly() {
+    let first = stdout(&quiz_with(&["quiz", "--seed", "42", "--count", "5"], ""));
+    let again = stdout(&quiz_with(&["quiz", "--seed", "42", "--count", "5"], ""));
+    let other = stdout(&quiz_with(&["quiz", "--seed", "43", "--count", "5"], ""));
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+}
+
+#[test]
+fn on_a_terminal_arrow_keys_choose() {
+    // Lesson 1: the first answer is the second choice, then a typed one.
+    let mut term = OnTerminal::start(&["quiz", "--lesson", "1", "--count", "2"]);
+    term.wait_for("↑/↓ and Enter", 1);
+    term.press(b"\x1b[B");
+    term.press(b"\r");
+    term.wait_for("✓ right.", 1);
+    term.wait_for("your answer", 1);
+    term.type_line("--uts");
+    term.wait_for("Score:", 1);
+    let (code, screen) = term.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Score: 2 of 2"), "{screen}");
+}
+
+#[test]
+fn progress_is_kept_and_shown_on_the_course_map() {
+    let dir = common::state_dir().join("map");
+    let _ = std::fs::remove_dir_all(&dir);
+    let with_state = |args: &[&str], input: &str| {
+        let mut command = learnns(args);
+        command
+            .env("XDG_STATE_HOME", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let map = stdout(&with_state(&[], ""));
+    assert!(map.contains("learnns lesson 0"), "{map}");
+    assert!(
+        with_state(&["lesson", "0", "--no-pause"], "")
+            .status
+            .success()
+    );
+    let questions = bank("intro");
+    let right: String = questions.iter().map(|q| answer(q, true) + "\n").collect();
+    with_state(&["quiz", "--lesson", "0"], &right);
+    let map = stdout(&with_state(&[], ""));
+    let n = questions.len();
+    assert!(
+        map.lines()
+            .any(|l| l.contains("✓  0  intro") && l.contains(&format!("quiz {n}/{n}"))),
+        "{map}"
+    );
+    assert!(map.contains("learnns lesson 1"), "the next step: {map}");
+    // A damaged file is reported with the fix, and nothing breaks.
+    std::fs::write(dir.join("learnns/progress.toml"), "completed = [1, 2").unwrap();
+    let out = with_state(&[], "");
+    assert!(out.status.success());
+    assert!(
+        common::stderr(&out).contains("rm ") || stdout(&out).contains("learnns lesson 0"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[test]
+fn under_sudo_progress_belongs_to_the_invoking_user() {
+    use std::os::unix::fs::MetadataExt;
+    if !privileged("sudo_progress") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lnstest-state-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    nix::unistd::chown(&dir, Some(65534.into()), Some(65534.into())).unwrap();
+    let out = learnns(&["lesson", "0", "--no-pause"])
+        .env("XDG_STATE_HOME", &dir)
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let file = dir.join("learnns/progress.toml");
+    let meta = std::fs::metadata(&file);
+    let owner = meta.as_ref().map(|m| (m.uid(), m.gid())).ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(owner, Some((65534, 65534)), "{}", common::stderr(&out));
+}
+
+/// Drive a plain-mode quiz: read up to each prompt, answer from `decide`.
+fn converse(args: &[&str], mut decide: impl FnMut(&str) -> String) -> String {
+    let mut child = learnns(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut answered = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = output.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if seen.matches("(q to stop): ").count() > answered {
+            let question = &seen[seen.rfind("Question ").unwrap()..];
+            let reply = decide(question);
+            writeln!(input, "{reply}").unwrap();
+            answered += 1;
+        }
+    }
+    child.wait().unwrap();
+    seen
+}
+
+fn link(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The PIDs a question names, in order.
+fn pids(text: &str) -> Vec<String> {
+    text.split("PID ")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then_some(digits)
+        })
+        .collect()
+}
+
+#[test]
+fn live_questions_are_graded_against_the_kernel() {
+    if !privileged("quiz_live") {
+        return;
+    }
+    // Answer every question from what the kernel says right now, without
+    // trusting learnns: all must be graded right.
+    let kinds = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"];
+    let text = converse(&["quiz", "--live", "--count", "5", "--seed", "11"], |q| {
+        let ask = q.lines().filter(|l| !l.contains('│')).collect::<String>();
+        let named = pids(&ask);
+        if ask.contains("In which namespace kinds") {
+            let (a, b) = (&named[1], &named[0]);
+            let differ: Vec<&str> = kinds
+                .iter()
+                .copied()
+                .filter(|k| link(a, k) != link(b, k))
+                .collect();
+            if differ.is_empty() {
+                "none".into()
+            } else {
+                differ.join(" ")
+            }
+        } else if ask.contains("127.0.0.1:8080") {
+            if link(&named[0], "net") == link(&named[1], "net") {
+                "1"
+            } else {
+                "2"
+            }
+            .into()
+        } else if ask.contains("hostname box") {
+            if link(&named[0], "uts") == link(&named[1], "uts") {
+                "2"
+            } else {
+                "1"
+            }
+            .into()
+        } else if ask.contains("NSpid")
+            || ask.contains("Which PID does `ps`")
+            || ask.contains("Which PID does ps")
+        {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", named[0])).unwrap();
+            let line = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+            line.split_whitespace().last().unwrap().to_string()
+        } else if ask.contains("uid_map") || ask.contains("act on the host") {
+            let map = std::fs::read_to_string(format!("/proc/{}/uid_map", named[0])).unwrap();
+            map.split_whitespace().nth(1).unwrap().to_string()
+        } else {
+            panic!("a live question the test does not know:\n{q}")
+        }
+    });
+    assert!(text.contains("Score: 5 of 5"), "{text}");
+}
