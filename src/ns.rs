@@ -247,12 +247,15 @@ impl Identities {
         let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
         // procfs reports a link it may not read as an internal error; ask
         // the kernel directly first, for a message that says what is wrong.
-        if let Err(e) = std::fs::read_link(format!("/proc/{pid}/ns/user")) {
-            return Err(match e.kind() {
-                std::io::ErrorKind::PermissionDenied => Error::ProcPermission { pid },
-                std::io::ErrorKind::NotFound => Error::Vanished { pid },
-                _ => Error::io(format!("readlink /proc/{pid}/ns/user"), e),
-            });
+        // A process that has exited but was not yet reaped keeps its user
+        // link (it belongs to its credentials) and loses the others.
+        let dir = format!("/proc/{pid}/ns");
+        let listed = std::fs::read_dir(&dir).map_err(|e| link_error(pid, &dir, e))?;
+        for entry in listed.flatten() {
+            let path = entry.path();
+            if let Err(e) = std::fs::read_link(&path) {
+                return Err(link_error(pid, &path.display().to_string(), e));
+            }
         }
         let start = process
             .stat()
@@ -298,6 +301,15 @@ impl Identities {
             .into_iter()
             .filter(|k| self.get(*k) != other.get(*k))
             .collect()
+    }
+}
+
+/// An error reading `/proc/PID/ns`, in the learner's terms.
+fn link_error(pid: i32, path: &str, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => Error::ProcPermission { pid },
+        std::io::ErrorKind::NotFound => Error::Vanished { pid },
+        _ => Error::io(format!("readlink {path}"), e),
     }
 }
 

@@ -111,7 +111,9 @@ fn summary_follows_the_course_order() {
         .filter(|l| l.trim_start().starts_with("- ["))
         .filter_map(|l| l.split("](").nth(1)?.strip_suffix(')').map(str::to_string))
         // Lesson chapters are `NN-name.md`; the guides around them are not.
-        .filter(|file| file.as_bytes().get(2) == Some(&b'-') && file[..2].bytes().all(|b| b.is_ascii_digit()))
+        .filter(|file| {
+            file.as_bytes().get(2) == Some(&b'-') && file[..2].bytes().all(|b| b.is_ascii_digit())
+        })
         .collect();
     let expected: Vec<String> = lessons()
         .iter()

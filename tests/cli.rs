@@ -40,10 +40,7 @@ fn course_map_names_the_next_command() {
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("learnns lesson 0"));
-    assert!(
-        text.contains(" 3  pid       Becoming PID 1"),
-        "{text}"
-    );
+    assert!(text.contains(" 3  pid       Becoming PID 1"), "{text}");
 }
 
 #[test]

@@ -133,6 +133,31 @@ fn bad_pids_get_a_clear_message_and_the_right_exit_code() {
 }
 
 #[test]
+fn a_process_that_has_exited_is_reported_as_such() {
+    // A child that exited and was not waited for is a zombie: its PID is
+    // still there, its namespaces are gone, as for a process that exits
+    // while learnns reads it.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_default()
+        .contains(") Z")
+    {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = run(&["ns", &pid]);
+    let _ = child.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("exited while learnns was reading"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn another_users_process_is_a_permission_problem_with_a_fix() {
     use std::os::unix::process::CommandExt;
     if !privileged("compare_permission") {
