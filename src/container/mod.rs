@@ -171,6 +171,10 @@ pub type Probe = fn() -> Result<String>;
 #[derive(Debug)]
 pub struct Container {
     pub pid: Pid,
+    /// The namespaces it was made with, and when its init started: a
+    /// command is only ever entered into this very process's namespaces.
+    kinds: KindSet,
+    start: u64,
     token: Token,
     /// Our end of the start pipe: while it is open the init stays; when
     /// learnns goes away it reads EOF and exits.
@@ -193,6 +197,8 @@ impl Container {
         let started = spawn(spec, Init::Hold)?;
         Ok(Container {
             pid: started.pid,
+            kinds: spec.kinds,
+            start: cleanup::process_start(started.pid.as_raw()).unwrap_or(0),
             token: started.token,
             _lifeline: started.lifeline,
             _veth: started.veth,
@@ -218,9 +224,34 @@ impl Container {
     pub fn command(&self, argv: &[String]) -> Result<Command> {
         let mut command = Command::new(&argv[0]);
         command.args(&argv[1..]);
-        sys::enter_on_spawn(&mut command, self.join_files()?, targets(self.pid)?);
+        sys::enter_on_spawn(&mut command, self.join_files()?, self.targets()?);
         Ok(command)
     }
+
+    // ANCHOR: targets
+    /// The namespaces to enter, opened. If the init has died (or its PID now
+    /// belongs to another process), the command must not run at all: in
+    /// the host's namespaces it would change the host.
+    fn targets(&self) -> Result<Vec<(Kind, OwnedFd)>> {
+        let pid = self.pid;
+        let gone = || {
+            Error::Setup(format!(
+                "the container's init (PID {pid}) is gone; start again"
+            ))
+        };
+        let same = || cleanup::process_start(pid.as_raw()) == Some(self.start);
+        if !same() {
+            return Err(gone());
+        }
+        let opened = targets(pid).map_err(|_| gone())?;
+        let entered: KindSet = opened.iter().map(|(kind, _)| *kind).collect();
+        // Checked after opening: the descriptors are of the right process.
+        if !same() || self.kinds.iter().any(|k| !entered.contains(k)) {
+            return Err(gone());
+        }
+        Ok(opened)
+    }
+    // ANCHOR_END: targets
 
     fn join_files(&self) -> Result<Vec<OwnedFd>> {
         self.cgroup
@@ -230,13 +261,20 @@ impl Container {
 
     /// The `nsenter` line that does what [`Container::command`] does.
     pub fn nsenter_line(&self, argv: &[String]) -> String {
-        nsenter_line(self.pid, argv)
+        let mut words = vec![format!("nsenter -t {}", self.pid)];
+        if !self.kinds.is_empty() {
+            words.push(self.kinds.util_flags());
+        }
+        words.push("--".into());
+        words.push(shell_words(argv));
+        words.join(" ")
     }
 
     /// Fork a child of learnns into the container's namespaces of `kinds`
     /// to run `body` there.
     pub fn fork_inside(&self, kinds: KindSet, body: impl FnOnce() -> i32) -> Result<Pid> {
-        let targets = targets(self.pid)?
+        let targets = self
+            .targets()?
             .into_iter()
             .filter(|(kind, _)| kinds.contains(*kind))
             .collect();
