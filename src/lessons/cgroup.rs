@@ -20,7 +20,7 @@ pub const LIMITS: Limits = Limits {
 };
 /// How many forks the leashed bomb tries, and how long each child lives.
 pub const FORKS: u32 = 100;
-const LIFE: Duration = Duration::from_secs(1);
+const LIFE: Duration = Duration::from_millis(500);
 
 // ANCHOR: steps
 pub fn steps(s: &mut Session) -> Result<()> {
@@ -125,7 +125,7 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
     let argv = [
         "sh".to_string(),
         "-c".into(),
-        format!("for i in $(seq {FORKS}); do sleep 1 & done"),
+        format!("for i in $(seq {FORKS}); do sleep 0.5 & done"),
     ];
     s.say("bomb_loop");
     ui::command_line("#", &container.nsenter_line(&argv));

@@ -1,0 +1,256 @@
+//! Faults and soak: learnns killed mid-lesson, its container's init killed
+//! from outside, observation commands missing or failing, broken roots, no
+//! `ip`, and many runs in a row. After each, the host is as it was.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use common::{
+    Fingerprint, OnTerminal, assert_host_unchanged, learnns, privileged, run, stderr, stdout,
+};
+use nix::sys::signal::Signal;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A scratch directory that is not a learnns temp file, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("faults-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn script(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn learnns_killed_in_lesson_4_leaves_nothing_after_the_next_start() {
+    if !privileged("sigkill_lesson_4") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    let mut term = OnTerminal::start(&["lesson", "4"]);
+    // Pause 3 is after the container's root was switched.
+    term.walk_to_pause(3);
+    term.signal(Signal::SIGKILL);
+    let _ = term.finish();
+    let out = run(&["lessons"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_host_unchanged(&before, "SIGKILL during lesson 4, then a new start");
+}
+
+#[test]
+fn the_containers_init_killed_from_outside_ends_the_lesson_cleanly() {
+    if !privileged("init_killed") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    let mut term = OnTerminal::start(&["lesson", "1"]);
+    // Pause 2 comes after the container started.
+    term.walk_to_pause(2);
+    let at = term.seen.find("container init: PID ").unwrap() + "container init: PID ".len();
+    let init: i32 = term.seen[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), Signal::SIGKILL).unwrap();
+    term.type_line("");
+    let (code, screen) = term.finish();
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(
+        screen.contains(&format!("the container's init (PID {init}) is gone")),
+        "{screen}"
+    );
+    assert!(!screen.contains("panicked"));
+    assert_host_unchanged(&before, "the container's init killed from outside");
+}
+
+#[test]
+fn a_missing_or_failing_observation_command_is_shown_not_fatal() {
+    if !privileged("observation_fails") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    // Nothing on PATH: every observed command is missing.
+    let out = learnns(&["lesson", "1", "--no-pause"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("`hostname` is not installed here"), "{text}");
+    assert!(
+        text.contains('✗'),
+        "a claim that could not be shown says so"
+    );
+    // A `hostname` that fails: its error is shown and the lesson goes on.
+    let fake = Scratch::new("path");
+    fake.script("hostname", "echo 'hostname: broken on purpose' >&2; exit 3");
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", fake.0.display());
+    let out = learnns(&["lesson", "1", "--no-pause"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("broken on purpose"), "{text}");
+    assert!(text.contains("Lesson 1 done."), "{text}");
+    assert_host_unchanged(&before, "lesson 1 with missing and failing commands");
+}
+
+#[test]
+fn missing_ip_names_the_package_to_install() {
+    if !privileged("no_ip") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    for args in [
+        vec!["lesson", "5", "--no-pause"],
+        vec!["run", "--upto", "5", "--veth", "--", "true"],
+    ] {
+        let out = learnns(&args).env("PATH", "/nonexistent").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("install iproute2"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("panicked"));
+    }
+    assert_host_unchanged(&before, "no ip on PATH");
+}
+
+#[test]
+fn broken_roots_are_refused_with_a_reason() {
+    if !privileged("broken_rootfs") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    // A /bin/sh that is not a program.
+    let root = Scratch::new("root");
+    std::fs::create_dir_all(root.0.join("bin")).unwrap();
+    std::fs::write(root.0.join("bin/sh"), "not a program").unwrap();
+    let dir = root.0.display().to_string();
+    let out = run(&["run", "--mnt", "--pid", "--rootfs", &dir, "--", "/bin/sh"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!stderr(&out).is_empty() && !stderr(&out).contains("panicked"));
+    // A root without the program asked for.
+    let out = run(&["run", "--mnt", "--pid", "--rootfs", &dir, "--", "true"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`true` was not found inside the container"));
+    // A /proc that is a file, so no proc can be mounted on it.
+    std::fs::write(root.0.join("proc"), "").unwrap();
+    let out = run(&["run", "--mnt", "--pid", "--rootfs", &dir, "--", "/bin/sh"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not be set up"),
+        "{}",
+        stderr(&out)
+    );
+    // A root that vanishes: a path that is gone by the time it is used.
+    let out = run(&[
+        "run",
+        "--mnt",
+        "--rootfs",
+        &format!("{dir}/gone"),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no such directory"));
+    assert_host_unchanged(&before, "broken --rootfs trees");
+}
+
+#[test]
+fn progress_that_cannot_be_read_or_written_never_stops_a_lesson() {
+    let state = Scratch::new("state");
+    // The progress file is a directory: unreadable, unwritable.
+    std::fs::create_dir_all(state.0.join("learnns/progress.toml")).unwrap();
+    let out = learnns(&["lesson", "0", "--no-pause"])
+        .env("XDG_STATE_HOME", &state.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("progress not saved"),
+        "{}",
+        stderr(&out)
+    );
+    let out = learnns(&[])
+        .env("XDG_STATE_HOME", &state.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("learnns lesson 0"));
+}
+
+#[test]
+fn two_hundred_runs_in_a_row_leave_nothing() {
+    if !privileged("soak_run") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    for i in 0..200 {
+        let out = run(&["run", "--all", "--", "/bin/true"]);
+        assert_eq!(out.status.code(), Some(0), "run {i}: {}", stderr(&out));
+    }
+    assert_host_unchanged(&before, "200 runs of learnns run --all -- /bin/true");
+}
+
+#[test]
+fn every_lesson_twenty_times_leaves_nothing() {
+    if !privileged("soak_lessons") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    let started = std::time::Instant::now();
+    for n in common::lesson_numbers() {
+        for i in 0..20 {
+            let out = run(&["lesson", &n.to_string(), "--no-pause"]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "lesson {n}, run {i}: {}",
+                stderr(&out)
+            );
+            assert!(
+                !stdout(&out).contains('✗'),
+                "lesson {n}, run {i}:\n{}",
+                stdout(&out)
+            );
+        }
+    }
+    assert_host_unchanged(&before, "20 runs of every lesson");
+    eprintln!("every lesson 20 times: {:?}", started.elapsed());
+}
