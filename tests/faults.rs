@@ -191,6 +191,8 @@ fn broken_roots_are_refused_with_a_reason() {
 
 #[test]
 fn progress_that_cannot_be_read_or_written_never_stops_a_lesson() {
+    // Its learnns runs would show in the others' fingerprints.
+    let _guard = serial();
     let state = Scratch::new("state");
     // The progress file is a directory: unreadable, unwritable.
     std::fs::create_dir_all(state.0.join("learnns/progress.toml")).unwrap();
