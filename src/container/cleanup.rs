@@ -16,9 +16,10 @@ use crate::sys;
 /// One host-side change and how to undo it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Undo {
-    /// A process learnns started (a container's init). `start` is its start
-    /// time in clock ticks, so a recycled PID is never killed by mistake.
-    Process { pid: i32, start: u64 },
+    /// A process learnns started (a container's init). Not journalled: it
+    /// dies with learnns by itself (PR_SET_PDEATHSIG), and a recycled PID
+    /// must never be killed by a later run.
+    Process { pid: i32 },
     /// A System V message queue made on the host (lesson 2). `ctime` is its
     /// creation time, so a recycled id is never removed by mistake.
     MsgQueue { id: i32, ctime: u64 },
@@ -35,24 +36,21 @@ pub enum Undo {
 pub const PREFIX: &str = "learnns";
 
 impl Undo {
-    fn to_line(&self) -> String {
-        match self {
-            Undo::Process { pid, start } => format!("process {pid} {start}"),
+    /// The journal line; None for what needs no journal.
+    fn to_line(&self) -> Option<String> {
+        Some(match self {
+            Undo::Process { .. } => return None,
             Undo::MsgQueue { id, ctime } => format!("msgqueue {id} {ctime}"),
             Undo::Link { name } => format!("link {name}"),
             Undo::File { path } => format!("file {}", path.display()),
             Undo::Cgroup { path } => format!("cgroup {}", path.display()),
-        }
+        })
     }
 
     fn from_line(line: &str) -> Option<Undo> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let ours = |name: &str| name.starts_with(PREFIX) && name.len() <= 15 && !name.contains('/');
         match words.as_slice() {
-            ["process", pid, start] => Some(Undo::Process {
-                pid: pid.parse().ok()?,
-                start: start.parse().ok()?,
-            }),
             ["msgqueue", id, ctime] => Some(Undo::MsgQueue {
                 id: id.parse().ok()?,
                 ctime: ctime.parse().ok()?,
@@ -76,8 +74,8 @@ impl Undo {
     /// description when something was actually undone.
     fn undo(&self, ours: bool) -> Option<String> {
         match self {
-            Undo::Process { pid, start } => {
-                if !ours && process_start(*pid) != Some(*start) {
+            Undo::Process { pid } => {
+                if !ours {
                     return None;
                 }
                 kill(Pid::from_raw(*pid), Signal::SIGKILL).ok()?;
@@ -234,9 +232,18 @@ fn journal_path(pid: u32) -> PathBuf {
     journal_dir().join(format!("{pid}.journal"))
 }
 
+/// Is there a journal file of this run on disk?
+static JOURNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn write_journal(entries: &[(usize, Undo)]) {
+    use std::sync::atomic::Ordering;
     let path = journal_path(std::process::id());
-    if entries.is_empty() {
+    let lines: Vec<String> = entries.iter().filter_map(|(_, u)| u.to_line()).collect();
+    if lines.is_empty() {
+        // Most runs make nothing worth a journal: touch no file then.
+        if !JOURNALLED.swap(false, Ordering::SeqCst) {
+            return;
+        }
         let _ = fs::remove_file(&path);
         // Leave no empty directory behind either (fails, harmlessly, while
         // another run's journal is in it).
@@ -245,14 +252,14 @@ fn write_journal(entries: &[(usize, Undo)]) {
         }
         return;
     }
-    let text: String = entries.iter().map(|(_, u)| u.to_line() + "\n").collect();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     if let Some(dir) = path.parent() {
         let _ = fs::create_dir_all(dir);
     }
     // Write then rename, so a kill mid-write never leaves half a journal.
     let tmp = path.with_extension("tmp");
-    if fs::write(&tmp, text).is_ok() {
-        let _ = fs::rename(&tmp, &path);
+    if fs::write(&tmp, text).is_ok() && fs::rename(&tmp, &path).is_ok() {
+        JOURNALLED.store(true, Ordering::SeqCst);
     }
 }
 
@@ -303,7 +310,6 @@ mod tests {
     #[test]
     fn journal_lines_round_trip() {
         for undo in [
-            Undo::Process { pid: 42, start: 7 },
             Undo::MsgQueue { id: 3, ctime: 99 },
             Undo::Link {
                 name: "learnns123h".into(),
@@ -315,8 +321,9 @@ mod tests {
                 path: "/sys/fs/cgroup/pids/learnns-1-1".into(),
             },
         ] {
-            assert_eq!(Undo::from_line(&undo.to_line()), Some(undo));
+            assert_eq!(Undo::from_line(&undo.to_line().unwrap()), Some(undo));
         }
+        assert_eq!(Undo::Process { pid: 42 }.to_line(), None);
         assert_eq!(Undo::from_line("process x 1"), None);
         assert_eq!(Undo::from_line("veth 1 2"), None);
         // A journal can only ever make learnns delete learnns's own names.
@@ -329,11 +336,9 @@ mod tests {
     }
 
     #[test]
-    fn a_process_that_does_not_exist_is_not_touched() {
-        let gone = Undo::Process {
-            pid: i32::MAX,
-            start: 1,
-        };
-        assert_eq!(gone.undo(false), None);
+    fn a_process_is_only_ever_stopped_by_the_run_that_started_it() {
+        // A later run never kills by PID: it may belong to someone else now.
+        assert_eq!(Undo::Process { pid: 1 }.undo(false), None);
+        assert_eq!(Undo::Process { pid: i32::MAX }.undo(true), None);
     }
 }

@@ -334,7 +334,18 @@ impl Drop for Container {
 /// --fork`) and return its exit status, or 128+signal.
 pub fn run(spec: &Spec, argv: &[String]) -> Result<i32> {
     let started = spawn(spec, Init::Exec(argv, None))?;
-    wait_for(started.pid, started.token)
+    finish(started)
+}
+
+/// Wait for a command's container to end, then read its report: set-up
+/// and exec failures are only known once it has exited. One wait, so the
+/// parent sleeps once instead of waking at exec and again at exit.
+fn finish(mut started: Started) -> Result<i32> {
+    let status = wait_for(started.pid, started.token)?;
+    if let Some(report) = started.report.take() {
+        read_report(report, false)?;
+    }
+    Ok(status)
     // `started` drops here: the cgroup goes, with anything left in it.
 }
 
@@ -360,7 +371,7 @@ pub fn run_captured(spec: &Spec, argv: &[String]) -> Result<(i32, String)> {
     let started = spawn(spec, Init::Exec(argv, Some(write_end)))?;
     let mut text = String::new();
     let read = File::from(read_end).read_to_string(&mut text);
-    let status = wait_for(started.pid, started.token)?;
+    let status = finish(started)?;
     read.map_err(|e| Error::io("read the container's output", e))?;
     Ok((status, text))
 }
@@ -409,12 +420,15 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     let go_write_raw = go_write.as_raw_fd();
     // A holding init keeps the report pipe open; the others end it.
     let holds = matches!(init, Init::Hold | Init::Probe(..));
+    // Only these need the parent to act between clone and set-up; without
+    // them the child goes on at once, in parallel with the parent.
+    let waits = waits_for_parent(spec);
 
     let mut init = Some(init);
     let child = sys::clone_into(spec.kinds, || {
         // Only the parent may hold the write end, so that its death reads as EOF.
         let _ = nix::unistd::close(go_write_raw);
-        let outcome = child_main(spec, init.take(), &go_read, &report_write);
+        let outcome = child_main(spec, init.take(), &go_read, waits, &report_write);
         let (tag, message, code) = match outcome {
             Err(Error::CommandNotFound { program }) => (NOT_FOUND, program, 127),
             Err(e) => (FAILED, e.to_string(), 1),
@@ -426,10 +440,8 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     })?;
     drop(report_write);
     drop(go_read);
-    let start = cleanup::process_start(child.as_raw()).unwrap_or(0);
     let token = cleanup::register(Undo::Process {
         pid: child.as_raw(),
-        start,
     });
 
     let result = (|| {
@@ -445,18 +457,26 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
             Some(subnet) => Some(network::connect(child, subnet)?),
             None => None,
         };
-        nix::unistd::write(&go_write, &[READY])
-            .map_err(|e| Error::sys("start the container", e))?;
-        read_report(File::from(report_read), holds)?;
-        Ok((veth, cgroup))
+        if waits {
+            nix::unistd::write(&go_write, &[READY])
+                .map_err(|e| Error::sys("start the container", e))?;
+        }
+        let report = File::from(report_read);
+        if holds {
+            read_report(report, true)?;
+            Ok((veth, cgroup, None))
+        } else {
+            Ok((veth, cgroup, Some(report)))
+        }
     })();
     match result {
-        Ok((veth, cgroup)) => Ok(Started {
+        Ok((veth, cgroup, report)) => Ok(Started {
             pid: child,
             token,
             lifeline: go_write,
             veth,
             cgroup,
+            report,
         }),
         Err(e) => {
             cleanup::undo(token);
@@ -473,24 +493,30 @@ struct Started {
     lifeline: OwnedFd,
     veth: Option<Veth>,
     cgroup: Option<Cgroup>,
+    /// A command's report pipe, read once it has ended (see [`finish`]).
+    report: Option<File>,
 }
 // ANCHOR_END: spawn
 
-/// Read the child's report: READY, then (for a command) EOF when exec worked.
+/// Must the child wait for the parent before setting up? Only while the
+/// parent writes ID maps, makes a cgroup or the host end of a veth.
+fn waits_for_parent(spec: &Spec) -> bool {
+    spec.kinds.contains(Kind::User) || spec.limits.is_some() || spec.veth.is_some()
+}
+
+/// Read the child's report: a holding init sends READY once set up; a
+/// command sends nothing, and EOF (exec closed the pipe) means it runs.
 fn read_report(mut report: File, holds: bool) -> Result<()> {
     let mut first = [0u8; 1];
-    read_full(&mut report, &mut first)?;
-    let mut rest = Vec::new();
-    if first[0] == READY {
-        if holds {
+    if holds {
+        read_full(&mut report, &mut first)?;
+        if first[0] == READY {
             return Ok(());
         }
-        let mut tag = [0u8; 1];
-        if read_full(&mut report, &mut tag).is_err() {
-            return Ok(()); // EOF: exec succeeded and closed the pipe.
-        }
-        first = tag;
+    } else if read_full(&mut report, &mut first).is_err() {
+        return Ok(());
     }
+    let mut rest = Vec::new();
     let _ = report.read_to_end(&mut rest);
     let message = String::from_utf8_lossy(&rest).into_owned();
     match first[0] {
@@ -549,13 +575,23 @@ fn child_main(
     spec: &Spec,
     init: Option<Init>,
     go: &OwnedFd,
+    waits: bool,
     report: &OwnedFd,
 ) -> Result<std::convert::Infallible> {
     // If learnns dies, so does the container: nothing is left running.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| Error::sys("prctl", e))?;
-    let mut byte = [0u8; 1];
-    if nix::unistd::read(go.as_fd(), &mut byte) != Ok(1) {
-        sys::exit_now(1); // learnns went away before we started.
+    if waits {
+        let mut byte = [0u8; 1];
+        if nix::unistd::read(go.as_fd(), &mut byte) != Ok(1) {
+            sys::exit_now(1); // learnns went away before we started.
+        }
+    } else {
+        // learnns may have died before PDEATHSIG was set: then its end of
+        // the pipe is closed already.
+        let mut fds = [PollFd::new(go.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+            sys::exit_now(1);
+        }
     }
     setup_inside(&mut sys::Kernel, spec)?;
     security::apply(&spec.layers)?;
@@ -588,7 +624,6 @@ fn child_main(
                 nix::unistd::dup2_stdout(&fd).map_err(|e| Error::sys("dup2", e))?;
                 nix::unistd::dup2_stderr(&fd).map_err(|e| Error::sys("dup2", e))?;
             }
-            send(report, &[READY]);
             let err = sys::exec(argv);
             if err == Errno::ENOENT {
                 return Err(Error::CommandNotFound {
