@@ -559,6 +559,11 @@ pub fn fork_sleepers(count: u32, life: std::time::Duration) -> u32 {
 }
 // ANCHOR_END: bomb
 
+/// Wait for every child of the calling process to end.
+pub fn reap_children() {
+    while nix::sys::wait::wait().is_ok() {}
+}
+
 /// After joining a user namespace, become its root, as `nsenter --user`
 /// does: our old IDs may not be mapped there at all.
 fn become_root_inside() -> io::Result<()> {

@@ -2,7 +2,7 @@
 //! own with process and memory limits, a fork bomb on a leash, the OOM
 //! killer confined to the container, and a view of the tree rooted at `/`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::wait::{WaitStatus, waitpid};
 
@@ -129,11 +129,23 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
     ];
     s.say("bomb_loop");
     ui::command_line("#", &container.nsenter_line(&argv));
-    let bomb = container.fork_inside(KindSet::ALL, || sys::fork_sleepers(FORKS, LIFE) as i32)?;
-    let started = match waitpid(bomb, None) {
-        Ok(WaitStatus::Exited(_, n)) => n as u32,
-        other => return Err(Error::Setup(format!("the fork bomb ended with {other:?}"))),
-    };
+    // The bomb reports how many forks worked, then waits for its
+    // children itself: orphans of a process that entered a PID namespace
+    // from outside would go to the host's init, not the container's.
+    let (read_end, write_end) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let bomb = container.fork_inside(KindSet::ALL, move || {
+        let started = sys::fork_sleepers(FORKS, LIFE);
+        let _ = nix::unistd::write(&write_end, &[started as u8]);
+        sys::reap_children();
+        0
+    })?;
+    let mut count = [0u8; 1];
+    let reported = std::io::Read::read_exact(&mut std::fs::File::from(read_end), &mut count);
+    if reported.is_err() {
+        let _ = waitpid(bomb, None);
+        return Err(Error::Setup("the fork bomb did not report".into()));
+    }
+    let started = u32::from(count[0]);
     let refused = FORKS - started;
     outln!("    {started} of {FORKS} forks worked; {refused} were refused");
 
@@ -158,10 +170,8 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
 
     s.say("bomb_over");
     let file = pids.join("pids.current");
-    let deadline = Instant::now() + LIFE * 5;
-    while Instant::now() < deadline && std::fs::read_to_string(&file).is_ok_and(|t| t.trim() != "1")
-    {
-        std::thread::sleep(Duration::from_millis(50));
+    if !matches!(waitpid(bomb, None), Ok(WaitStatus::Exited(_, 0))) {
+        return Err(Error::Setup("the fork bomb did not end cleanly".into()));
     }
     let after = s.host(&["cat", &file.display().to_string()])?;
     s.check(
