@@ -1,44 +1,11 @@
 //! learnns: build a Linux container by hand, one namespace at a time.
 
-/// `println!` that never panics: when stdout is closed (`learnns | head`),
-/// learnns stops at its next step and cleans up, as on Ctrl-C.
-macro_rules! outln {
-    () => {
-        $crate::ui::write_out(format_args!("\n"))
-    };
-    ($($arg:tt)*) => {
-        $crate::ui::write_out(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
-
-/// `print!` that never panics; see [`outln`].
-macro_rules! out {
-    ($($arg:tt)*) => {
-        $crate::ui::write_out(format_args!($($arg)*))
-    };
-}
-
-mod cgroup;
-mod cli;
-mod container;
-mod doctor;
-mod error;
-mod inspect;
-mod lessons;
-mod network;
-mod ns;
-mod observe;
-mod progress;
-mod prose;
-mod quiz;
-mod rootfs;
-mod security;
-mod shell;
-mod sys;
-mod ui;
-
 use clap::Parser;
 use colored::Colorize;
+use learnns::{
+    cgroup, cli, container, doctor, error, inspect, lessons, network, ns, out, outln, progress,
+    quiz, rootfs, security, shell, sys, ui,
+};
 
 use cli::{Cli, Command, RunArgs, ShellArgs};
 use container::{DEFAULT_HOSTNAME, Spec, cleanup};

@@ -1,0 +1,44 @@
+//! learnns: build a Linux container by hand, one namespace at a time.
+//!
+//! The modules behind the `learnns` binary, also used by its integration
+//! tests and fuzz targets.
+
+/// `println!` that never panics: when stdout is closed (`learnns | head`),
+/// learnns stops at its next step and cleans up, as on Ctrl-C.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::ui::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::ui::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` that never panics; see [`outln`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ui::write_out(format_args!($($arg)*))
+    };
+}
+
+pub mod cgroup;
+pub mod cli;
+pub mod container;
+pub mod doctor;
+pub mod error;
+pub mod fuzzing;
+pub mod inspect;
+pub mod lessons;
+pub mod network;
+pub mod ns;
+pub mod observe;
+pub mod progress;
+pub mod prose;
+pub mod quiz;
+pub mod rootfs;
+pub mod security;
+pub mod shell;
+pub mod sys;
+pub mod ui;
