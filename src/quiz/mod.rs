@@ -2,7 +2,7 @@
 //! (`lessons/<name>.toml`), asked with arrow keys on a terminal or as plain
 //! lines otherwise, each answer followed by its explanation.
 
-mod bank;
+pub mod bank;
 mod live;
 
 use std::io::Write;
@@ -187,7 +187,7 @@ impl Front for Plain {
 }
 
 /// `2` or `b` means the second choice.
-fn parse_choice(text: &str, count: usize) -> Option<usize> {
+pub fn parse_choice(text: &str, count: usize) -> Option<usize> {
     let text = text.trim().to_ascii_lowercase();
     let index = match text.parse::<usize>() {
         Ok(n) => n.checked_sub(1)?,
