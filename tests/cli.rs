@@ -106,3 +106,52 @@ fn doctor_reports_every_lesson() {
         assert_eq!(out.status.code(), Some(0), "{text}");
     }
 }
+
+#[test]
+fn bad_input_for_every_command_is_a_usage_error_naming_the_problem() {
+    for (args, says) in [
+        (vec!["lesson"], "<LESSON>"),
+        (vec!["lesson", "11"], "there is no lesson `11`"),
+        (vec!["lesson", "1", "--all"], "unexpected argument"),
+        (vec!["lessons", "extra"], "unexpected argument"),
+        (vec!["shell", "--upto", "42"], "there is no lesson `42`"),
+        (
+            vec!["run", "--time", "--time-offset", "abc", "--", "true"],
+            "invalid value",
+        ),
+        (
+            vec!["run", "--uts", "--pids-max", "-1", "--", "true"],
+            "unexpected argument",
+        ),
+        (
+            vec!["run", "--uts", "--memory-max", "lots", "--", "true"],
+            "is not a size",
+        ),
+        (
+            vec![
+                "run",
+                "--net",
+                "--veth",
+                "--subnet",
+                "203.0.113.0/31",
+                "--",
+                "true",
+            ],
+            "/30",
+        ),
+        (vec!["ns", "0"], "0 is not in 1.."),
+        (vec!["compare", "1", "2", "3"], "unexpected argument"),
+        (vec!["quiz", "--count", "many"], "invalid value"),
+        (vec!["doctor", "now"], "unexpected argument"),
+        (vec!["completions", "nushell"], "invalid value"),
+        (vec!["man", "learnns"], "unexpected argument"),
+        (vec!["--color", "sometimes"], "invalid value"),
+        (vec!["unknown-command"], "unrecognized subcommand"),
+    ] {
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}");
+    }
+}
