@@ -641,19 +641,10 @@ fn shell_runs_inside_the_container_of_a_lesson() {
     if !privileged("shell") {
         return;
     }
-    let mut child = learnns(&["shell", "--upto", "5"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hostname; cat /etc/hostname; echo $HOME; ip -o link | wc -l; exit 3\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_input(
+        learnns(&["shell", "--upto", "5"]),
+        "hostname; cat /etc/hostname; echo $HOME; ip -o link | wc -l; exit 3\n",
+    );
     assert_eq!(
         out.status.code(),
         Some(3),

@@ -38,19 +38,7 @@ fn answer(q: &toml::Table, right: bool) -> String {
 }
 
 fn quiz_with(args: &[&str], input: &str) -> std::process::Output {
-    let mut child = learnns(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_with_input(learnns(args), input)
 }
 
 #[test]
@@ -164,18 +152,8 @@ fn progress_is_kept_and_shown_on_the_course_map() {
     let _ = std::fs::remove_dir_all(&dir);
     let with_state = |args: &[&str], input: &str| {
         let mut command = learnns(args);
-        command
-            .env("XDG_STATE_HOME", &dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        command.env("XDG_STATE_HOME", &dir);
+        common::run_with_input(command, input)
     };
     let map = stdout(&with_state(&[], ""));
     assert!(map.contains("learnns lesson 0"), "{map}");

@@ -151,15 +151,9 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
             })
         }
         Template::Loopback => {
-            let kinds = if rng.bool() {
-                KindSet::new().with(Kind::Net)
-            } else {
-                KindSet::new().with(Kind::Uts)
-            };
-            let b = start(kinds, keep)?.pid.as_raw();
-            let shared = Identities::of(me)?.get(Kind::Net) == Identities::of(b)?.get(Kind::Net);
+            let (b, shared, shown) = own_or_not(Kind::Net, rng.bool(), Kind::Uts, keep)?;
             Ok(Asked {
-                shown: Some(pair(me, b, Some(Kind::Net))?),
+                shown: Some(shown),
                 text: format!(
                     "A web server in PID {b} listens on 127.0.0.1:8080. Can PID {me} connect to it at 127.0.0.1:8080?"
                 ),
@@ -179,15 +173,10 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
         Template::Hostname => {
             // Without root the container's root could not rename a
             // hostname it shares with the host, so the question would lie.
-            let kinds = if rng.bool() || !root() {
-                KindSet::new().with(Kind::Uts)
-            } else {
-                KindSet::new().with(Kind::Ipc)
-            };
-            let b = start(kinds, keep)?.pid.as_raw();
-            let shared = Identities::of(me)?.get(Kind::Uts) == Identities::of(b)?.get(Kind::Uts);
+            let own = rng.bool() || !root();
+            let (b, shared, shown) = own_or_not(Kind::Uts, own, Kind::Ipc, keep)?;
             Ok(Asked {
-                shown: Some(pair(me, b, Some(Kind::Uts))?),
+                shown: Some(shown),
                 text: format!(
                     "Root in PID {b} runs `hostname box`. What happens to the hostname PID {me} sees?"
                 ),
@@ -266,6 +255,18 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
             })
         }
     }
+}
+
+/// Start a process with a namespace of `kind` of its own, or (not `own`)
+/// with one of `other` instead; return its PID, whether it shares `kind`
+/// with learnns after all (read back from the kernel), and both links.
+fn own_or_not(kind: Kind, own: bool, other: Kind, keep: &mut Keep) -> Result<(i32, bool, String)> {
+    let me = std::process::id() as i32;
+    let b = start(KindSet::new().with(if own { kind } else { other }), keep)?
+        .pid
+        .as_raw();
+    let shared = Identities::of(me)?.get(kind) == Identities::of(b)?.get(kind);
+    Ok((b, shared, pair(me, b, Some(kind))?))
 }
 
 /// The child of `parent`, once it exists (the entered command forks once
