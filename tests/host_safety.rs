@@ -157,34 +157,55 @@ fn a_killed_run_is_cleaned_up_by_the_next_start() {
     assert_host_unchanged(&before, "SIGKILL during lesson 2, then a new start");
 }
 
+/// Kill learnns outright at pause `pause` of `lesson`. What `made` lists
+/// (host paths, each with the line the next start prints about it, found
+/// from the killed run's PID) must outlive it, then be removed by the next
+/// start, leaving the host as it was.
+fn killed_at_pause(
+    lesson: &str,
+    pause: usize,
+    made: impl Fn(u32) -> Vec<(std::path::PathBuf, String)>,
+) {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    let mut term = OnTerminal::start(&["lesson", lesson]);
+    term.walk_to_pause(pause);
+    let made = made(term.child.id());
+    assert!(
+        !made.is_empty() && made.iter().all(|(path, _)| path.exists()),
+        "{made:?} exist at pause {pause}"
+    );
+    term.signal(Signal::SIGKILL);
+    let _ = term.finish();
+    assert!(
+        made.iter().all(|(path, _)| path.exists()),
+        "a killed learnns cannot clean up by itself"
+    );
+    let out = run(&["lessons"]);
+    for (_, said) in &made {
+        assert!(
+            stderr(&out).contains(said),
+            "the next start says what it removed: {}",
+            stderr(&out)
+        );
+    }
+    assert_host_unchanged(
+        &before,
+        &format!("SIGKILL during lesson {lesson}, then a new start"),
+    );
+}
+
 #[test]
 fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
     if !privileged("sigkill_veth") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let before = Fingerprint::take();
-    let mut term = OnTerminal::start(&["lesson", "5"]);
     // Pause 4 comes right after the veth pair was made and pinged.
-    term.walk_to_pause(4);
-    let link = format!("learnns{}h", term.child.id());
-    assert!(
-        std::path::Path::new("/sys/class/net").join(&link).exists(),
-        "{link} exists at pause 4"
-    );
-    term.signal(Signal::SIGKILL);
-    let _ = term.finish();
-    assert!(
-        std::path::Path::new("/sys/class/net").join(&link).exists(),
-        "a killed learnns cannot clean up by itself"
-    );
-    let out = run(&["lessons"]);
-    assert!(
-        stderr(&out).contains(&format!("removed network link {link}")),
-        "the next start says what it removed: {}",
-        stderr(&out)
-    );
-    assert_host_unchanged(&before, "SIGKILL during lesson 5, then a new start");
+    killed_at_pause("5", 4, |pid| {
+        let link = format!("learnns{pid}h");
+        let path = std::path::Path::new("/sys/class/net").join(&link);
+        vec![(path, format!("removed network link {link}"))]
+    });
 }
 
 #[test]
@@ -192,35 +213,14 @@ fn a_killed_cgroup_lesson_leaves_a_cgroup_that_the_next_start_removes() {
     if !privileged("sigkill_cgroup") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let before = Fingerprint::take();
-    let mut term = OnTerminal::start(&["lesson", "7"]);
     // Pause 2 comes right after the container got its cgroup.
-    term.walk_to_pause(2);
-    let name = format!("learnns-{}-1", term.child.id());
-    let made: Vec<_> = ["", "pids", "memory", "unified"]
-        .iter()
-        .map(|tree| {
-            std::path::Path::new("/sys/fs/cgroup")
-                .join(tree)
-                .join(&name)
-        })
-        .filter(|dir| dir.is_dir())
-        .collect();
-    assert!(!made.is_empty(), "{name} exists at pause 2");
-    term.signal(Signal::SIGKILL);
-    let _ = term.finish();
-    assert!(
-        made.iter().all(|dir| dir.is_dir()),
-        "a killed learnns cannot clean up by itself"
-    );
-    let out = run(&["lessons"]);
-    for dir in &made {
-        assert!(
-            stderr(&out).contains(&format!("removed cgroup {}", dir.display())),
-            "the next start says what it removed: {}",
-            stderr(&out)
-        );
-    }
-    assert_host_unchanged(&before, "SIGKILL during lesson 7, then a new start");
+    killed_at_pause("7", 2, |pid| {
+        common::cgroups_of(pid)
+            .into_iter()
+            .map(|dir| {
+                let said = format!("removed cgroup {}", dir.display());
+                (dir, said)
+            })
+            .collect()
+    });
 }

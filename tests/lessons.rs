@@ -756,24 +756,6 @@ fn run_with_pid(args: &[&str]) -> (std::process::Output, u32) {
     (child.wait_with_output().unwrap(), pid)
 }
 
-/// The cgroup directories learnns run `pid` made that still exist.
-fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for tree in ["", "pids", "memory", "unified"] {
-        let dir = std::path::Path::new("/sys/fs/cgroup").join(tree);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&format!("learnns-{pid}-"))
-            {
-                found.push(entry.path());
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
     if !privileged("lesson_7_cgroup") {
@@ -823,7 +805,7 @@ fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
     assert!(text.contains("(exit status 137)"), "dd was killed:\n{text}");
     assert!(text.contains("oom_kill 1"), "{text}");
     assert!(
-        cgroups_of(pid).is_empty(),
+        common::cgroups_of(pid).is_empty(),
         "the cgroup directories are gone"
     );
 }
@@ -881,7 +863,10 @@ fn run_limits_processes_and_memory() {
         "true",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-    assert!(cgroups_of(pid).is_empty(), "no cgroup is left behind");
+    assert!(
+        common::cgroups_of(pid).is_empty(),
+        "no cgroup is left behind"
+    );
     let out = run(&["run", "--uts", "--memory-max", "1K", "--", "true"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("at least 4M"));
@@ -912,7 +897,7 @@ fn run_without_a_pid_namespace_leaves_nothing_in_its_cgroup() {
                 .is_ok_and(|s| s.contains(") Z")),
         "the sleeper {sleeper} was killed with its cgroup"
     );
-    assert!(cgroups_of(pid).is_empty());
+    assert!(common::cgroups_of(pid).is_empty());
 }
 
 #[test]

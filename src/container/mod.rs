@@ -261,13 +261,7 @@ impl Container {
 
     /// The `nsenter` line that does what [`Container::command`] does.
     pub fn nsenter_line(&self, argv: &[String]) -> String {
-        let mut words = vec![format!("nsenter -t {}", self.pid)];
-        if !self.kinds.is_empty() {
-            words.push(self.kinds.util_flags());
-        }
-        words.push("--".into());
-        words.push(shell_words(argv));
-        words.join(" ")
+        nsenter_words(self.pid, self.kinds, argv)
     }
 
     /// Fork a child of learnns into the container's namespaces of `kinds`
@@ -314,10 +308,13 @@ pub fn command_in(pid: Pid, argv: &[String]) -> Result<Command> {
 
 /// The `nsenter` line that does what [`command_in`] does.
 pub fn nsenter_line(pid: Pid, argv: &[String]) -> String {
+    nsenter_words(pid, differing(pid).unwrap_or_default(), argv)
+}
+
+fn nsenter_words(pid: Pid, kinds: KindSet, argv: &[String]) -> String {
     let mut words = vec![format!("nsenter -t {pid}")];
-    let flags = differing(pid).map(|k| k.util_flags()).unwrap_or_default();
-    if !flags.is_empty() {
-        words.push(flags);
+    if !kinds.is_empty() {
+        words.push(kinds.util_flags());
     }
     words.push("--".into());
     words.push(shell_words(argv));

@@ -325,3 +325,21 @@ pub fn lesson_numbers() -> Vec<u8> {
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
 }
+
+/// The cgroup directories learnns run `pid` made that still exist.
+pub fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for tree in ["", "pids", "memory", "unified"] {
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(tree);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("learnns-{pid}-"))
+            {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
