@@ -2,7 +2,8 @@
 //! directory in a special file system; its files are the limits, moving a
 //! process in is writing its PID to `cgroup.procs`, and removing it is
 //! `rmdir`. learnns gives a container its own cgroup at the top of each
-//! hierarchy it needs, named `learnns-PID-N`, and registers it for clean-up.
+//! hierarchy it needs, named `learnns-PID-START-N` for its run, and
+//! registers it for clean-up before making it.
 //!
 //! Two layouts exist. cgroup v2 is one tree where each directory has every
 //! enabled controller's files; cgroup v1 has a tree per controller (pids and
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::container::cleanup::{self, PREFIX, Token, Undo};
+use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
 use crate::error::{Error, Result};
 
 /// Where cgroup file systems are mounted on every distribution.
@@ -134,9 +135,13 @@ impl Cgroup {
     /// parent before the container's first process goes on, so that nothing
     /// it starts escapes the limits.
     pub fn create(layout: &Layout, limits: Limits, pid: Pid) -> Result<Cgroup> {
+        // The name holds the run (PID and start time), so no other run,
+        // not even a later one with the same PID, can ever have it.
+        let run = RunId::current();
         let name = format!(
-            "{PREFIX}-{}-{}",
-            std::process::id(),
+            "{PREFIX}-{}-{}-{}",
+            run.pid,
+            run.start,
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let mut cgroup = Cgroup {
@@ -185,6 +190,12 @@ impl Cgroup {
     // ANCHOR_END: create
 
     fn mkdir(&mut self, dir: &Path) -> Result<()> {
+        // Recorded first: a kill right after the mkdir still leads the
+        // next start to it.
+        let token = cleanup::register(Undo::Cgroup {
+            path: dir.to_path_buf(),
+        })?;
+        self.tokens.push(token);
         fs::create_dir(dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
                 Error::Setup(format!(
@@ -195,9 +206,7 @@ impl Cgroup {
                 Error::io(format!("mkdir {}", dir.display()), e)
             }
         })?;
-        self.tokens.push(cleanup::register(Undo::Cgroup {
-            path: dir.to_path_buf(),
-        }));
+        crate::failpoint::hit("cgroup-mkdir");
         self.steps.push(Step::Mkdir(dir.to_path_buf()));
         Ok(())
     }
@@ -297,13 +306,16 @@ pub fn field(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// Is this a cgroup directory learnns could have made? Only these are ever
-/// removed, also when a journal says otherwise.
-pub fn is_ours(path: &Path) -> bool {
+/// Is this a cgroup directory learnns run `run` would have made? Only
+/// these are ever removed, also when a journal says otherwise: a directory
+/// at the top of a hierarchy under /sys/fs/cgroup, named for that very run.
+pub fn is_ours(path: &Path, run: &RunId) -> bool {
+    let mine = format!("{PREFIX}-{}-{}-", run.pid, run.start);
     let name_ok = path
         .file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with(&format!("{PREFIX}-")));
+        .and_then(|n| n.strip_prefix(&mine))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let depth = path.components().count();
     name_ok
         && path.is_absolute()
@@ -547,17 +559,26 @@ mod tests {
     }
 
     #[test]
-    fn only_learnns_cgroups_are_ever_removed() {
-        assert!(is_ours(Path::new("/sys/fs/cgroup/learnns-12-1")));
-        assert!(is_ours(Path::new("/sys/fs/cgroup/pids/learnns-12-1")));
-        assert!(is_ours(Path::new("/sys/fs/cgroup/unified/learnns-12-1")));
-        assert!(!is_ours(Path::new("/sys/fs/cgroup/system.slice")));
-        assert!(!is_ours(Path::new(
-            "/sys/fs/cgroup/learnns-1/../system.slice"
-        )));
-        assert!(!is_ours(Path::new("/tmp/learnns-1")));
-        assert!(!is_ours(Path::new("sys/fs/cgroup/learnns-1")));
-        assert!(!is_ours(Path::new("/sys/fs/cgroup/a/b/learnns-1")));
+    fn only_cgroups_of_the_run_are_ever_removed() {
+        let run = RunId {
+            pid: 12,
+            start: 345,
+        };
+        let ours = |p: &str| is_ours(Path::new(p), &run);
+        assert!(ours("/sys/fs/cgroup/learnns-12-345-1"));
+        assert!(ours("/sys/fs/cgroup/pids/learnns-12-345-1"));
+        assert!(ours("/sys/fs/cgroup/unified/learnns-12-345-2"));
+        // Another run, even with the same PID, or a name learnns never gives.
+        assert!(!ours("/sys/fs/cgroup/learnns-12-346-1"));
+        assert!(!ours("/sys/fs/cgroup/learnns-13-345-1"));
+        assert!(!ours("/sys/fs/cgroup/learnns-12-1"));
+        assert!(!ours("/sys/fs/cgroup/learnns-12-345-"));
+        assert!(!ours("/sys/fs/cgroup/learnns-12-345-1x"));
+        assert!(!ours("/sys/fs/cgroup/system.slice"));
+        assert!(!ours("/sys/fs/cgroup/learnns-12-345-1/../system.slice"));
+        assert!(!ours("/tmp/learnns-12-345-1"));
+        assert!(!ours("sys/fs/cgroup/learnns-12-345-1"));
+        assert!(!ours("/sys/fs/cgroup/a/b/learnns-12-345-1"));
     }
 
     #[test]

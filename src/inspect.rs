@@ -207,6 +207,15 @@ pub fn compare(a: i32, b: i32) -> Result<i32> {
 }
 // ANCHOR_END: compare
 
+/// A user's name with the number, as a learner would recognise them:
+/// `alice (uid 1000)`, or `uid 1000` when the user database has no name.
+pub fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => format!("{} (uid {uid})", user.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,15 @@ fn print_error(err: &Error) {
         eprintln!();
     }
     eprintln!("{} {err}", "learnns:".red().bold());
+    if matches!(err, Error::Interrupted) {
+        let undone = cleanup::take_undone();
+        if undone.is_empty() {
+            eprintln!("  it had changed nothing on the host yet");
+        }
+        for what in undone {
+            eprintln!("  undone: {what}");
+        }
+    }
 }
 
 fn run() -> Result<i32> {
@@ -44,13 +53,23 @@ fn run() -> Result<i32> {
     };
     ui::init_color(cli.color);
     sys::catch_interrupts()?;
-    for line in cleanup::recover() {
-        eprintln!("{} {line}", "learnns: cleaned up:".yellow());
+    match cleanup::recover() {
+        Ok(lines) => {
+            for line in lines {
+                eprintln!("{} {line}", "learnns: cleaned up:".yellow());
+            }
+        }
+        // Nothing of an earlier run could be read: say so and go on; a
+        // step that needs the journal will stop with the same reason.
+        Err(e) => eprintln!("{} {e}", "learnns:".yellow()),
     }
     let result = dispatch(cli.command);
     // Whatever happened, nothing learnns made stays on the host.
     cleanup::undo_all();
-    result
+    let written = ui::finish_output();
+    let code = result?;
+    written?;
+    Ok(code)
 }
 
 fn dispatch(command: Option<Command>) -> Result<i32> {

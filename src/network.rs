@@ -4,12 +4,13 @@
 //! the `ip` command the lesson teaches, and every command is shown.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use nix::unistd::Pid;
 
 use crate::container;
-use crate::container::cleanup::{self, PREFIX, Token, Undo};
+use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
 use crate::error::{Error, Result};
 use crate::ui;
 
@@ -78,40 +79,123 @@ impl std::str::FromStr for Subnet {
     }
 }
 
-/// A /30 of a documentation range for this run that no route on the host
-/// touches yet, so two learnns runs (a workshop machine, parallel tests)
-/// never collide, and neither does a host that uses a range itself.
-pub fn free_subnet() -> Result<Subnet> {
-    let routes: Vec<(Ipv4Addr, u32)> = procfs::net::route()
+/// A network the host uses: an interface's address with its prefix, or a
+/// route's destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InUse {
+    pub network: Ipv4Addr,
+    pub mask: u32,
+    /// Where it was seen, for the learner: `eth0` or `a route via eth0`.
+    pub by: String,
+}
+
+/// Every IPv4 network the host uses right now: its interfaces' addresses
+/// (also other learnns runs' veth ends) and its routes. The default route
+/// (0.0.0.0/0) covers everything but uses nothing, so it is left out.
+pub fn host_networks() -> Vec<InUse> {
+    let mut used: Vec<InUse> = procfs::net::route()
         .unwrap_or_default()
         .into_iter()
-        // The default route (mask 0) covers everything but uses nothing.
         .filter(|r| u32::from(r.mask) != 0)
-        .map(|r| (r.destination, u32::from(r.mask)))
+        .map(|r| InUse {
+            network: r.destination,
+            mask: u32::from(r.mask),
+            by: format!("a route via {}", r.iface),
+        })
         .collect();
-    first_free(&routes, std::process::id() as usize).ok_or_else(|| {
+    for ifaddr in nix::ifaddrs::getifaddrs().into_iter().flatten() {
+        let v4 = |a: Option<nix::sys::socket::SockaddrStorage>| {
+            a.and_then(|a| a.as_sockaddr_in().map(|s| s.ip()))
+        };
+        if let (Some(addr), Some(mask)) = (v4(ifaddr.address), v4(ifaddr.netmask)) {
+            used.push(InUse {
+                network: addr,
+                mask: u32::from(mask),
+                by: ifaddr.interface_name.clone(),
+            });
+        }
+    }
+    used
+}
+
+/// Refuse a subnet the host uses: its host end could take an address of the
+/// host's own network (a gateway, say) and break the host's networking.
+pub fn check_unused(subnet: Subnet, used: &[InUse]) -> Result<()> {
+    match used.iter().find(|u| subnet.overlaps(u.network, u.mask)) {
+        None => Ok(()),
+        Some(u) => Err(Error::Usage(format!(
+            "--subnet {subnet} overlaps {}/{} on this host ({}).\n  fix: pick a subnet the host does not use{}",
+            u.network,
+            u.mask.leading_ones(),
+            u.by,
+            first_free(used, 0)
+                .map(|s| format!(", e.g. {s}"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// A /30 of a documentation range that the host does not use yet. Called
+/// under the run lock, so two runs never pick the same one.
+fn free_subnet(used: &[InUse]) -> Result<Subnet> {
+    first_free(used, std::process::id() as usize).ok_or_else(|| {
         Error::Setup("every /30 of the documentation ranges is in use on this host.\n  fix: pass --subnet with one you know is free".into())
     })
 }
 
 /// The first /30, starting at a place that depends on `seed`, that overlaps
-/// none of `routes`.
-fn first_free(routes: &[(Ipv4Addr, u32)], seed: usize) -> Option<Subnet> {
+/// nothing in `used`.
+fn first_free(used: &[InUse], seed: usize) -> Option<Subnet> {
     DOC_RANGES.iter().find_map(|range| {
         (0..64)
             .map(|i| Subnet {
                 network: Ipv4Addr::from(u32::from(*range) + (((seed + i) % 64) * 4) as u32),
                 prefix: 30,
             })
-            .find(|s| !routes.iter().any(|(net, mask)| s.overlaps(*net, *mask)))
+            .find(|s| !used.iter().any(|u| s.overlaps(u.network, u.mask)))
     })
 }
 
-/// The names of the two ends of this run's veth pair: prefix, PID, and h
+/// The names of the two ends of a run's veth pair: prefix, PID, and h
 /// (host) or c (container); at most 15 characters, the kernel's limit.
+pub fn veth_names_of(run: &RunId) -> (String, String) {
+    (
+        format!("{PREFIX}{}h", run.pid),
+        format!("{PREFIX}{}c", run.pid),
+    )
+}
+
+/// This run's veth names.
 pub fn veth_names() -> (String, String) {
-    let pid = std::process::id();
-    (format!("{PREFIX}{pid}h"), format!("{PREFIX}{pid}c"))
+    veth_names_of(&RunId::current())
+}
+
+/// Is the link `name` on the host one that run `run` made? learnns writes
+/// the run's tag into a link's alias right after making it; an empty alias
+/// is a run killed in between (making and tagging happen under the run
+/// lock, which a replay holds too, so no live run is ever in that gap).
+pub fn link_is_ours(name: &str, run: &RunId) -> bool {
+    let alias = Path::new("/sys/class/net").join(name).join("ifalias");
+    match std::fs::read_to_string(alias) {
+        Ok(text) => text.trim().is_empty() || text.trim() == run.tag(),
+        Err(_) => false,
+    }
+}
+
+/// Delete a link on the host, quietly (clean-up, not a lesson step).
+pub fn delete_link(name: &str) -> Result<()> {
+    let out = Command::new("ip")
+        .args(["link", "delete", name])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io(format!("run `ip link delete {name}`"), e))?;
+    if !out.status.success() && Path::new("/sys/class/net").join(name).exists() {
+        return Err(Error::Setup(format!(
+            "`ip link delete {name}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Is `ip` here? The error names the package.
@@ -163,6 +247,7 @@ pub fn ip_inside(pid: Pid, args: &[&str]) -> Result<()> {
 pub struct Veth {
     pub host: String,
     pub inside: String,
+    pub subnet: Subnet,
     token: Token,
 }
 
@@ -174,37 +259,53 @@ impl Drop for Veth {
 
 // ANCHOR: connect
 /// Create the pair, move one end into the container (whose first process is
-/// `pid`), address and raise both ends.
-pub fn connect(pid: Pid, subnet: Subnet) -> Result<Veth> {
+/// `pid`), address and raise both ends, on `subnet` or a free /30.
+pub fn connect(pid: Pid, subnet: Option<Subnet>) -> Result<Veth> {
     require_ip()?;
     let (host, inside) = veth_names();
-    // Registered before it exists: a crash between the two lines below must
-    // still lead the next start to it.
-    let token = cleanup::register(Undo::Link { name: host.clone() });
-    let veth = Veth {
-        host: host.clone(),
-        inside: inside.clone(),
-        token,
-    };
-    let prefix = subnet.prefix;
-    ip(&[
-        "link", "add", &host, "type", "veth", "peer", "name", &inside,
-    ])?;
-    ip(&["link", "set", &inside, "netns", &pid.to_string()])?;
-    ip(&[
-        "addr",
-        "add",
-        &format!("{}/{prefix}", subnet.host()),
-        "dev",
-        &host,
-    ])?;
+    // Runs take turns from choosing the subnet until the host end has its
+    // address, so the next run sees it in use.
+    let veth = cleanup::locked(|| {
+        let used = host_networks();
+        let subnet = match subnet {
+            Some(subnet) => {
+                check_unused(subnet, &used)?;
+                subnet
+            }
+            None => free_subnet(&used)?,
+        };
+        // Recorded before it exists: a kill right after `ip link add`
+        // still leads the next start to it.
+        let token = cleanup::register(Undo::Link { name: host.clone() })?;
+        let veth = Veth {
+            host: host.clone(),
+            inside: inside.clone(),
+            subnet,
+            token,
+        };
+        ip(&[
+            "link", "add", &host, "type", "veth", "peer", "name", &inside,
+        ])?;
+        crate::failpoint::hit("link-add");
+        tag(&host)?;
+        ip(&["link", "set", &inside, "netns", &pid.to_string()])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/{}", subnet.host(), subnet.prefix),
+            "dev",
+            &host,
+        ])?;
+        Ok(veth)
+    })?;
     ip(&["link", "set", &host, "up"])?;
+    let prefix = veth.subnet.prefix;
     ip_inside(
         pid,
         &[
             "addr",
             "add",
-            &format!("{}/{prefix}", subnet.container()),
+            &format!("{}/{prefix}", veth.subnet.container()),
             "dev",
             &inside,
         ],
@@ -213,6 +314,14 @@ pub fn connect(pid: Pid, subnet: Subnet) -> Result<Veth> {
     Ok(veth)
 }
 // ANCHOR_END: connect
+
+/// Write the run's tag into the link's alias (what `ip link set NAME alias
+/// TAG` does), so a later start knows the link is this run's.
+fn tag(name: &str) -> Result<()> {
+    let path = Path::new("/sys/class/net").join(name).join("ifalias");
+    std::fs::write(&path, RunId::current().tag())
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))
+}
 
 #[cfg(test)]
 mod tests {
@@ -250,11 +359,35 @@ mod tests {
 
     #[test]
     fn a_host_using_a_range_pushes_learnns_to_the_next() {
-        let host_uses = [(Ipv4Addr::new(192, 0, 2, 0), 0xffff_ff00)];
+        let used = |net: [u8; 4], mask: u32| InUse {
+            network: Ipv4Addr::from(net),
+            mask,
+            by: "eth0".into(),
+        };
+        let host_uses = [used([192, 0, 2, 0], 0xffff_ff00)];
         let s = first_free(&host_uses, 7).unwrap();
         assert_eq!(s.to_string(), "198.51.100.28/30");
-        let ours = [(Ipv4Addr::new(192, 0, 2, 28), 0xffff_fffc)];
+        let ours = [used([192, 0, 2, 28], 0xffff_fffc)];
         assert_eq!(first_free(&ours, 7).unwrap().to_string(), "192.0.2.32/30");
+    }
+
+    #[test]
+    fn a_subnet_the_host_uses_is_a_usage_error_naming_where() {
+        // A LAN on a documentation range, its gateway at .1.
+        let lan = [InUse {
+            network: Ipv4Addr::new(192, 0, 2, 5),
+            mask: 0xffff_ff00,
+            by: "eth0".into(),
+        }];
+        let err = check_unused("192.0.2.0/30".parse().unwrap(), &lan).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("overlaps 192.0.2.5/24") && text.contains("eth0"),
+            "{text}"
+        );
+        assert!(text.contains("e.g. 198.51.100.0/30"), "{text}");
+        assert!(check_unused("203.0.113.4/30".parse().unwrap(), &lan).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! at it, runs commands inside it the way `nsenter` does, and stops it.
 
 pub mod cleanup;
+pub mod rundir;
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};
@@ -24,7 +25,7 @@ use crate::ns::{Identities, Kind, KindSet};
 use crate::rootfs::{self, Root, Switch};
 use crate::security::{self, Layers};
 use crate::sys::{self, Sys};
-use cleanup::{Token, Undo};
+use cleanup::Token;
 
 /// What to build: which namespaces, and how to fill them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -437,13 +438,11 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     })?;
     drop(report_write);
     drop(go_read);
-    let token = cleanup::register(Undo::Process {
-        pid: child.as_raw(),
-    });
+    let token = cleanup::register_process(child.as_raw());
 
     let result = (|| {
         if spec.kinds.contains(Kind::User) {
-            write_id_maps(child, spec.id_range)?;
+            write_id_maps(child, spec.id_map)?;
         }
         let cgroup = match spec.limits {
             Some(limits) => Some(Cgroup::create(&Layout::detect()?, limits, child)?),
@@ -451,8 +450,8 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
         };
         // The host side of the network is ready before the command starts.
         let veth = match spec.veth {
-            Some(subnet) => Some(network::connect(child, subnet)?),
-            None => None,
+            true => Some(network::connect(child, spec.subnet)?),
+            false => None,
         };
         if waits {
             nix::unistd::write(&go_write, &[READY])

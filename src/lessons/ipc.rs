@@ -2,19 +2,60 @@
 //! inside, and one made inside never reaches the host.
 
 use super::Session;
-use crate::container::cleanup::{self, Undo};
-use crate::error::Result;
+use crate::container::cleanup::{self, Token, Undo};
+use crate::error::{Error, Result};
 use crate::ns::Kind;
 use crate::sys;
 
-/// The message queue ids in `ipcs -q` output (the second column of rows
-/// that start with a hexadecimal key).
-pub fn queue_ids(ipcs: &str) -> Vec<i32> {
+/// The message queues in `ipcs -q` output, as (key, id): rows that start
+/// with a hexadecimal key, the id in the second column.
+pub fn queues(ipcs: &str) -> Vec<(i32, i32)> {
     ipcs.lines()
-        .filter(|line| line.starts_with("0x"))
-        .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let key = words.next()?.strip_prefix("0x")?;
+            let key = u32::from_str_radix(key, 16).ok()? as i32;
+            Some((key, words.next()?.parse().ok()?))
+        })
         .collect()
 }
+
+/// The queue ids in `ipcs -q` output.
+pub fn queue_ids(ipcs: &str) -> Vec<i32> {
+    queues(ipcs).into_iter().map(|(_, id)| id).collect()
+}
+
+/// Is there a queue with this key in `ipcs -q` output? A key tells this
+/// lesson's queue from those of other runs on a busy machine.
+fn lists_key(ipcs: &str, key: i32) -> bool {
+    queues(ipcs).iter().any(|(k, _)| *k == key)
+}
+
+// ANCHOR: host_queue
+/// Make a queue on the host with a random key, as `ipcmk -Q` does; its
+/// record is in the journal before it exists.
+fn host_queue() -> Result<(i32, i32, Token)> {
+    loop {
+        let key = fastrand::i32(1..);
+        let token = cleanup::register(Undo::MsgQueue { key, made: None })?;
+        match sys::msg_queue_create(key) {
+            Ok(id) => {
+                crate::failpoint::hit("msgget");
+                let ctime = cleanup::msg_queue_ctime(id).unwrap_or(0);
+                let made = Some((id, ctime));
+                cleanup::made(token, Undo::MsgQueue { key, made })?;
+                return Ok((key, id, token));
+            }
+            // Somebody's queue has this key: not ours to touch, try another.
+            Err(nix::Error::EEXIST) => cleanup::release(token),
+            Err(e) => {
+                cleanup::release(token);
+                return Err(Error::sys("msgget", e));
+            }
+        }
+    }
+}
+// ANCHOR_END: host_queue
 
 // ANCHOR: steps
 pub fn steps(s: &mut Session) -> Result<()> {
@@ -23,26 +64,24 @@ pub fn steps(s: &mut Session) -> Result<()> {
 
     s.heading("A message queue on the host");
     s.say("host_queue");
-    let id = sys::msg_queue_create()?;
-    let ctime = cleanup::msg_queue_ctime(id).unwrap_or(0);
-    let token = cleanup::register(Undo::MsgQueue { id, ctime });
+    let (key, id, token) = host_queue()?;
     crate::ui::command_line("$", "ipcmk -Q");
     outln!("    Message queue id: {id}");
+    outln!("    (its key, the first column of ipcs: {:#010x})", key);
 
     s.heading("The container's queues");
     s.start_container()?;
     s.say("compare");
     let (outside, inside) = s.observe(&["ipcs", "-q"])?;
-    let host_before = queue_ids(&outside.text);
     if s.has(Kind::Ipc) {
         s.check(
-            host_before.contains(&id) && !queue_ids(&inside.text).contains(&id),
-            &format!("queue {id} is listed on the host and absent inside"),
+            lists_key(&outside.text, key) && queues(&inside.text).is_empty(),
+            &format!("queue {id} is listed on the host; inside there is no queue at all"),
             &format!("inside lists {:?}", queue_ids(&inside.text)),
         );
     } else {
         s.check(
-            queue_ids(&inside.text).contains(&id),
+            lists_key(&inside.text, key),
             "without an IPC namespace the container sees the host's queue",
             "it does not",
         );
@@ -54,9 +93,10 @@ pub fn steps(s: &mut Session) -> Result<()> {
     if s.has(Kind::Ipc) {
         s.inside(&["ipcmk", "-Q"])?;
         let (outside, inside) = s.observe(&["ipcs", "-q"])?;
+        let inner = queues(&inside.text);
         s.check(
-            queue_ids(&inside.text).len() == 1 && queue_ids(&outside.text) == host_before,
-            "the container has exactly one queue, and the host's list did not change",
+            inner.len() == 1 && !lists_key(&outside.text, inner[0].0),
+            "the container has exactly one queue, and the host does not list it",
             &format!(
                 "inside {:?}, outside {:?}",
                 queue_ids(&inside.text),
@@ -75,7 +115,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     cleanup::undo(token);
     crate::ui::command_line("$", &format!("ipcrm -q {id}"));
     s.check(
-        cleanup::msg_queue_ctime(id).is_none(),
+        !crate::sysvipc::msg_queues().iter().any(|q| q.key == key),
         &format!("queue {id} is gone from the host"),
         "it is still there",
     );
@@ -89,8 +129,10 @@ mod tests {
 
     #[test]
     fn ids_come_from_the_msqid_column() {
-        let ipcs = "\n------ Message Queues --------\nkey        msqid      owner      perms      used-bytes   messages    \n0x00000000 3          root       600        0            0           \n0x1234abcd 7          root       644        0            0           \n\n";
+        let ipcs = "\n------ Message Queues --------\nkey        msqid      owner      perms      used-bytes   messages    \n0x00000000 3          root       600        0            0           \n0x8234abcd 7          root       644        0            0           \n\n";
         assert_eq!(queue_ids(ipcs), vec![3, 7]);
+        assert_eq!(queues(ipcs)[1], (0x8234abcdu32 as i32, 7));
+        assert!(lists_key(ipcs, 0x8234abcdu32 as i32));
         assert!(queue_ids("\n------ Message Queues --------\nkey msqid\n\n").is_empty());
     }
 }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use super::Session;
-use crate::container::cleanup::{self, Undo};
-use crate::error::{Error, Result};
+use crate::container::{IdMap, cleanup};
+use crate::error::Result;
 use crate::ns::Kind;
 
 /// Root inside becomes this host ID when learnns runs as root: far above
@@ -28,7 +28,11 @@ pub fn steps(s: &mut Session) -> Result<()> {
     let root = nix::unistd::geteuid().is_root();
     let bound = s.has(Kind::Mnt) && root;
     if root {
-        s.spec.id_range = Some((FIRST_HOST_ID, COUNT));
+        s.spec.id_map = Some(IdMap {
+            uid: FIRST_HOST_ID,
+            gid: FIRST_HOST_ID,
+            count: COUNT,
+        });
     }
     let host_file = if bound { Some(host_file()?) } else { None };
     if let Some((path, _)) = &host_file {
@@ -91,14 +95,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
 }
 // ANCHOR_END: steps
 
-/// A small file owned by the host's root, registered for removal.
+/// A small file owned by the host's root, in learnns's private directory
+/// (never at a name another user could plant a link at), removed at the end.
 fn host_file() -> Result<(PathBuf, cleanup::Token)> {
-    let path = std::env::temp_dir().join(format!("learnns-{}-host-file", std::process::id()));
-    let token = cleanup::register(Undo::File { path: path.clone() });
-    std::fs::write(&path, "owned by the host's root\n")
-        .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
-    Ok((path, token))
+    cleanup::private_file("host-file", b"owned by the host's root\n", 0o644)
 }
