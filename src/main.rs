@@ -134,22 +134,17 @@ fn run_command(args: RunArgs) -> Result<i32> {
         }
     };
     let usage = |text: &str| Err(Error::Usage(text.into()));
-    let root = match (&args.rootfs, kinds.contains(Kind::Mnt)) {
-        (Some(dir), true) => Root::Dir(rootfs::check_user_root(dir)?),
+    let mut spec = Spec::new(kinds);
+    spec.root = match (&args.rootfs, kinds.contains(Kind::Mnt)) {
+        (Some(dir), true) => Root::Dir(user_root(dir, &mut spec)?),
         (None, true) => Root::Skeleton,
         (Some(_), false) => return usage("--rootfs needs a mount namespace.\n  fix: add --mnt"),
         (None, false) => Root::Host,
     };
-    let mut spec = Spec::new(kinds).root(root);
     match args.hostname {
         Some(_) if !kinds.contains(Kind::Uts) => {
             return usage(
                 "--hostname needs a UTS namespace, or it would rename the host.\n  fix: add --uts",
-            );
-        }
-        Some(name) if name.is_empty() || name.len() > 64 => {
-            return usage(
-                "--hostname must be 1 to 64 characters long.\n  fix: pick a shorter name",
             );
         }
         Some(name) => spec = spec.hostname(name),
@@ -193,14 +188,40 @@ fn run_command(args: RunArgs) -> Result<i32> {
             ));
         }
         network::require_ip()?;
-        spec.veth = Some(match args.subnet {
-            Some(subnet) => subnet,
-            None => network::free_subnet()?,
-        });
+        if let Some(subnet) = args.subnet {
+            network::check_unused(subnet, &network::host_networks())?;
+        }
+        spec.veth = true;
+        spec.subnet = args.subnet;
     }
     container::run(&spec, &args.command)
 }
 // ANCHOR_END: run_command
+
+/// Open a user's root tree. As root, its programs run as the real root
+/// unless there is a user namespace: then root inside is the tree's owner;
+/// otherwise the tree must be root's (or the sudo caller's) and nobody
+/// else's to change.
+fn user_root(dir: &std::path::Path, spec: &mut Spec) -> Result<rootfs::UserTree> {
+    let tree = rootfs::open_user_root(dir)?;
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(tree);
+    }
+    if spec.kinds.contains(Kind::User) {
+        let (uid, gid) = tree.owner;
+        if uid != 0 {
+            spec.id_map = Some(container::IdMap { uid, gid, count: 1 });
+        }
+        return Ok(tree);
+    }
+    let mut trusted = vec![(0, 0)];
+    let sudo = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+    if let (Some(uid), Some(gid)) = (sudo("SUDO_UID"), sudo("SUDO_GID")) {
+        trusted.push((uid, gid));
+    }
+    rootfs::check_trusted(&tree, &trusted)?;
+    Ok(tree)
+}
 
 fn shell_command(args: ShellArgs) -> Result<i32> {
     let lesson = match &args.upto {

@@ -4,7 +4,12 @@
 //! and `hostname` inside are the very binaries used outside. `--rootfs DIR`
 //! takes a tree of the user's (a busybox or Alpine root) instead.
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::{FileStat, Mode};
 
 use crate::error::{Error, Result};
 use crate::sys::{HostEntry, Sys};
@@ -27,7 +32,42 @@ pub enum Root {
     /// The embedded skeleton in a fresh tmpfs.
     Skeleton,
     /// A tree the user supplied.
-    Dir(PathBuf),
+    Dir(UserTree),
+}
+
+/// A root tree of the user's, opened once: everything learnns does with it
+/// goes through this descriptor, so renaming or swapping parts of the tree
+/// afterwards cannot steer learnns anywhere else.
+#[derive(Debug, Clone)]
+pub struct UserTree {
+    pub path: PathBuf,
+    fd: Option<Arc<OwnedFd>>,
+    /// Who owns its top directory: (uid, gid).
+    pub owner: (u32, u32),
+}
+
+impl PartialEq for UserTree {
+    fn eq(&self, other: &UserTree) -> bool {
+        self.path == other.path
+    }
+}
+
+impl Eq for UserTree {}
+
+impl UserTree {
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// A tree that exists only in name, for unit tests of the set-up steps.
+    #[cfg(test)]
+    pub fn pretend(path: &str) -> UserTree {
+        UserTree {
+            path: path.into(),
+            fd: None,
+            owner: (0, 0),
+        }
+    }
 }
 
 /// How the first process moves into its new root.
@@ -40,9 +80,10 @@ pub enum Switch {
     Chroot,
 }
 
-/// Where the skeleton's tmpfs is mounted before the switch. Any existing
-/// directory would do: the mount happens in the container's own, private
-/// mount namespace, so the host never sees it and nothing is created there.
+/// Where the new root is mounted before the switch: the skeleton's tmpfs,
+/// or the user's tree. Any existing directory of root's would do: the
+/// mount happens in the container's own, private mount namespace, so the
+/// host never sees it and nothing is created there.
 pub const STAGE: &str = "/mnt";
 
 /// Host directories that hold programs and what they need to run.
@@ -63,8 +104,10 @@ const PROGRAMS: [&str; 11] = [
 /// Device nodes a program can expect; bound from the host's /dev.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-/// Check a user's `--rootfs` before anything is created.
-pub fn check_user_root(dir: &Path) -> Result<PathBuf> {
+/// Open a user's `--rootfs` and check that it can be a root, before
+/// anything is created. It is opened once, here; nothing later looks it up
+/// by name again.
+pub fn open_user_root(dir: &Path) -> Result<UserTree> {
     let bad = |why: String| Error::Usage(format!("--rootfs {}: {why}", dir.display()));
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => bad("no such directory.\n  fix: give the path of an unpacked root file system (e.g. a busybox or Alpine root)".into()),
@@ -73,17 +116,103 @@ pub fn check_user_root(dir: &Path) -> Result<PathBuf> {
     if !meta.is_dir() {
         return Err(bad("is not a directory.\n  fix: unpack the image first (e.g. tar -xf alpine-minirootfs.tar.gz -C DIR)".into()));
     }
-    let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
-    if dir == Path::new("/") {
+    let path = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+    if path == Path::new("/") {
         return Err(bad("is the host's own root; a container of it would share every file.\n  fix: leave out --rootfs to use learnns's mini root".into()));
     }
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open(&path, flags, Mode::empty())
+        .map_err(|e| bad(format!("cannot be opened ({e})")))?;
+    let stat = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| bad(e.to_string()))?;
+    // Inside the tree, as the container will see it: links resolve in it.
+    let in_root = nix::fcntl::OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT);
     let has_shell = ["bin/sh", "usr/bin/sh"]
         .iter()
-        .any(|sh| std::fs::symlink_metadata(dir.join(sh)).is_ok());
+        .any(|sh| nix::fcntl::openat2(fd.as_fd(), *sh, in_root).is_ok());
     if !has_shell {
         return Err(bad("has no /bin/sh, so it cannot run commands.\n  fix: use a tree with a shell (busybox or Alpine), or leave out --rootfs".into()));
     }
-    Ok(dir)
+    Ok(UserTree {
+        path,
+        fd: Some(Arc::new(fd)),
+        owner: (stat.st_uid, stat.st_gid),
+    })
+}
+
+/// As root, refuse a tree that a user other than `trusted` owns or can
+/// change: without a user namespace its programs run as the real root of
+/// this machine, so whoever can change them could act as root. Looks at the
+/// top directory and everything directly in it (bin, usr, etc, ...).
+pub fn check_trusted(tree: &UserTree, trusted: &[(u32, u32)]) -> Result<()> {
+    let Some(fd) = tree.fd() else {
+        return Ok(());
+    };
+    let top = nix::sys::stat::fstat(fd).map_err(|e| Error::sys("stat", e))?;
+    let mut entries = vec![(tree.path.clone(), top)];
+    let listing = nix::dir::Dir::openat(
+        fd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("ls {}", tree.path.display()), e))?;
+    for entry in listing.into_iter().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "." || name == ".." {
+            continue;
+        }
+        if let Ok(stat) =
+            nix::sys::stat::fstatat(fd, name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        {
+            entries.push((tree.path.join(&name), stat));
+        }
+    }
+    for (path, stat) in entries {
+        if let Some(why) = untrusted(&stat, trusted) {
+            let user = match tree.owner.0 {
+                0 => String::new(),
+                uid => format!(
+                    "add --user (root inside is then {} on the host), or ",
+                    crate::inspect::user_name(uid)
+                ),
+            };
+            let dir = tree.path.display();
+            return Err(Error::Usage(format!(
+                "--rootfs {dir}: {} {why}; without a user namespace the tree's programs run as the real root of this machine, so whoever can change them could act as root.\n  fix: {user}make the tree root's own: sudo chown -R root: {dir} && sudo chmod -R go-w {dir}",
+                path.display(),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Why a file of a tree is not to be trusted, if it is not. Links are
+/// judged by the directory they are in.
+fn untrusted(stat: &FileStat, trusted: &[(u32, u32)]) -> Option<String> {
+    let kind = stat.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFLNK {
+        return None;
+    }
+    let mode = stat.st_mode & 0o7777;
+    let sticky_dir = kind == libc::S_IFDIR && mode & 0o1000 != 0;
+    if !trusted.iter().any(|(uid, _)| *uid == stat.st_uid) {
+        return Some(format!(
+            "belongs to {}",
+            crate::inspect::user_name(stat.st_uid)
+        ));
+    }
+    if mode & 0o002 != 0 && !sticky_dir {
+        return Some(format!("can be changed by every user (mode {mode:o})"));
+    }
+    if mode & 0o020 != 0 && !trusted.iter().any(|(_, gid)| *gid == stat.st_gid) {
+        return Some(format!(
+            "can be changed by group {} (mode {mode:o})",
+            stat.st_gid
+        ));
+    }
+    None
 }
 
 // ANCHOR: assemble
@@ -108,14 +237,16 @@ pub fn assemble(
             for (host, inside) in binds {
                 let target = stage.join(inside.strip_prefix("/").unwrap_or(inside));
                 sys.write_file(&target, b"")?;
-                sys.bind(host, &target, false)?;
+                sys.attach(host, &target)?;
             }
             stage
         }
-        Root::Dir(dir) => {
-            // pivot_root needs the new root to be a mount point.
-            sys.bind(dir, dir, false)?;
-            dir.clone()
+        Root::Dir(tree) => {
+            // pivot_root needs the new root to be a mount point: the tree,
+            // as opened on the host, is mounted at the stage.
+            let stage = PathBuf::from(STAGE);
+            sys.attach(&tree.path, &stage)?;
+            stage
         }
     };
     let inside = |p: &str| new_root.join(p);
@@ -235,7 +366,7 @@ mod tests {
     fn skeleton_root_binds_programs_read_only_and_pivots_last() {
         let mut fake = Recorder::default();
         let binds = [(
-            PathBuf::from("/tmp/learnns-1-file"),
+            PathBuf::from("/run/learnns/1-2-host-file"),
             PathBuf::from("/host-file"),
         )];
         assemble(
@@ -248,10 +379,9 @@ mod tests {
             &binds,
         )
         .unwrap();
-        assert!(fake.calls.contains(&Call::Bind(
-            "/tmp/learnns-1-file".into(),
+        assert!(fake.calls.contains(&Call::Attach(
+            "/run/learnns/1-2-host-file".into(),
             PathBuf::from(STAGE).join("host-file"),
-            false
         )));
         let stage = PathBuf::from(STAGE);
         let mounts = fake.mounts();
@@ -261,10 +391,9 @@ mod tests {
         );
         assert!(mounts.contains(&Call::Bind("/usr".into(), stage.join("usr"), true)));
         assert!(mounts.contains(&Call::MountProc(stage.join("proc"))));
-        assert!(mounts.contains(&Call::Bind(
-            "/tmp/learnns-1-file".into(),
+        assert!(mounts.contains(&Call::Attach(
+            "/run/learnns/1-2-host-file".into(),
             stage.join("host-file"),
-            false
         )));
         assert_eq!(mounts.last(), Some(&Call::PivotRoot(stage.clone())));
         // merged /usr: /bin is a symlink, not a mount
@@ -287,10 +416,10 @@ mod tests {
     #[test]
     fn without_a_pid_namespace_the_hosts_proc_is_bound() {
         let mut fake = Recorder::default();
-        let dir = PathBuf::from("/srv/alpine");
+        let dir = PathBuf::from(STAGE);
         assemble(
             &mut fake,
-            &Root::Dir(dir.clone()),
+            &Root::Dir(UserTree::pretend("/srv/alpine")),
             "box",
             false,
             true,
@@ -299,7 +428,7 @@ mod tests {
         )
         .unwrap();
         let mounts = fake.mounts();
-        assert_eq!(mounts[0], Call::Bind(dir.clone(), dir.clone(), false));
+        assert_eq!(mounts[0], Call::Attach("/srv/alpine".into(), dir.clone()));
         assert!(mounts.contains(&Call::Bind("/proc".into(), dir.join("proc"), false)));
         assert!(mounts.contains(&Call::MountSysfs(dir.join("sys"))));
         assert_eq!(mounts.last(), Some(&Call::Chroot(dir)));
@@ -323,7 +452,7 @@ mod tests {
 
     #[test]
     fn bad_user_roots_are_refused_with_a_fix() {
-        let err = |p: &str| check_user_root(Path::new(p)).unwrap_err().to_string();
+        let err = |p: &str| open_user_root(Path::new(p)).unwrap_err().to_string();
         assert!(err("/no/such/dir").contains("no such directory"));
         assert!(err("/etc/hostname").contains("not a directory"));
         assert!(err("/").contains("host's own root"));

@@ -5,17 +5,19 @@
 //! trait, so unit tests can run it against [`Recorder`] without privilege and
 //! check exactly which calls a lesson makes, in which order.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use nix::fcntl::{AT_FDCWD, OFlag};
 use nix::mount::{MsFlags, mount};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
@@ -49,7 +51,12 @@ pub trait Sys {
     fn mount_tmpfs(&mut self, name: &str, target: &Path, options: &str) -> Result<()>;
     /// `mount --rbind SOURCE TARGET`, then read-only if asked.
     fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()>;
-    /// `pivot_root NEW_ROOT NEW_ROOT/.oldroot`, then detach the old root.
+    /// `mount --rbind SOURCE TARGET` for a SOURCE that learnns opened on the
+    /// host before the container existed ([`Outside`]): a user's root tree,
+    /// or a host file the container cannot reach by name.
+    fn attach(&mut self, source: &Path, target: &Path) -> Result<()>;
+    /// `cd NEW_ROOT; pivot_root . .; umount -l .`: the old root is stacked
+    /// on the new one and detached, and no directory is needed for it.
     fn pivot_root(&mut self, new_root: &Path) -> Result<()>;
     /// `chroot NEW_ROOT` and `cd /`: the weaker way, for the lesson's demonstration.
     fn chroot(&mut self, new_root: &Path) -> Result<()>;
@@ -68,9 +75,125 @@ pub trait Sys {
     fn host_entry(&mut self, path: &Path) -> HostEntry;
 }
 
+/// Mounts that learnns prepares on the host, by descriptor, before the
+/// container exists, for the container's first process to attach: the
+/// mount namespace it gets is a copy, where descriptors opened on the
+/// host's mounts cannot be mounted, but detached clones of them can.
+#[derive(Debug, Default)]
+pub struct Outside {
+    /// (what the learner sees it as, a detached clone by `open_tree`).
+    mounts: Vec<(PathBuf, OwnedFd)>,
+    /// Without root on the host, the container may look sources up by name
+    /// itself: in its own user namespace it can reach nothing its user
+    /// could not.
+    by_name: bool,
+}
+
+impl Outside {
+    /// For a container started without privilege on the host.
+    pub fn by_name() -> Outside {
+        Outside {
+            mounts: Vec::new(),
+            by_name: true,
+        }
+    }
+
+    /// Clone the tree (with its submounts) or file that `fd` is open on.
+    pub fn add(&mut self, shown: &Path, fd: BorrowedFd) -> Result<()> {
+        let flags = libc::OPEN_TREE_CLONE
+            | libc::OPEN_TREE_CLOEXEC
+            | libc::AT_RECURSIVE as libc::c_uint
+            | libc::AT_EMPTY_PATH as libc::c_uint;
+        let mount = open_tree(fd, c"", flags)
+            .map_err(|e| Error::sys(format!("open_tree {}", shown.display()), e))?;
+        self.mounts.push((shown.to_path_buf(), mount));
+        Ok(())
+    }
+}
+
 // ANCHOR: kernel
 /// The real kernel.
-pub struct Kernel;
+#[derive(Debug, Default)]
+pub struct Kernel {
+    outside: Outside,
+    /// Mounts this process made, by the path where they appear. A path
+    /// below one is opened from its descriptor, beneath it and without
+    /// following symbolic links, never by walking names from `/` again:
+    /// a user's tree can change while learnns works in it.
+    held: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl Kernel {
+    pub fn new(outside: Outside) -> Kernel {
+        Kernel {
+            outside,
+            held: Vec::new(),
+        }
+    }
+
+    /// The innermost held mount that `path` is in, and the rest of the path.
+    fn holder(&self, path: &Path) -> Option<(&OwnedFd, PathBuf)> {
+        self.held
+            .iter()
+            .filter_map(|(at, fd)| Some((fd, path.strip_prefix(at).ok()?.to_path_buf())))
+            .min_by_key(|(_, rest)| rest.components().count())
+    }
+
+    /// Open `path` as an O_PATH descriptor: beneath a held mount when it is
+    /// in one, otherwise from the host's `/` (only learnns's own paths and
+    /// the host's system directories get here).
+    fn open(&self, path: &Path) -> Result<OwnedFd> {
+        let flags = OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        let opened = match self.holder(path) {
+            Some((fd, rest)) if rest.as_os_str().is_empty() => {
+                fd.try_clone().map_err(|e| Error::io("dup", e))
+            }
+            Some((fd, rest)) => {
+                nix::fcntl::openat2(fd, &rest, beneath(flags)).map_err(|e| Error::sys("", e))
+            }
+            None => nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| Error::sys("", e)),
+        };
+        opened.map_err(|e| match e {
+            Error::Sys { source, .. } => Error::sys(format!("open {}", path.display()), source),
+            other => other,
+        })
+    }
+
+    /// The directory `path` is in, opened, and its last name.
+    fn parent(&self, path: &Path) -> Result<(OwnedFd, std::ffi::OsString)> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Setup(format!("{} has no file name", path.display())))?;
+        let dir = self.open(path.parent().unwrap_or(Path::new("/")))?;
+        Ok((dir, name.to_os_string()))
+    }
+
+    /// Make a new file system and attach it at `target`.
+    fn mount_new(
+        &mut self,
+        fstype: &CStr,
+        source: &str,
+        options: &str,
+        attrs: u64,
+        target: &Path,
+        shown: String,
+    ) -> Result<OwnedFd> {
+        let fail = |e| Error::sys(shown.clone(), e);
+        let mount = new_mount(fstype, source, options, attrs).map_err(fail)?;
+        let at = self.open(target)?;
+        move_mount(mount.as_fd(), at.as_fd()).map_err(fail)?;
+        Ok(mount)
+    }
+}
+
+/// How paths inside a held mount are opened: never above it, never
+/// through a symbolic link.
+fn beneath(flags: OFlag) -> nix::fcntl::OpenHow {
+    use nix::fcntl::ResolveFlag;
+    nix::fcntl::OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS)
+}
 
 impl Sys for Kernel {
     fn become_root(&mut self) -> Result<()> {
@@ -93,52 +216,93 @@ impl Sys for Kernel {
     }
 
     fn mount_proc(&mut self, target: &Path) -> Result<()> {
-        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mount(Some("proc"), target, Some("proc"), flags, None::<&str>)
-            .map_err(|e| Error::sys(format!("mount -t proc proc {}", target.display()), e))
+        let attrs = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+        let shown = format!("mount -t proc proc {}", target.display());
+        self.mount_new(c"proc", "proc", "", attrs, target, shown)
+            .map(drop)
     }
 
     fn mount_sysfs(&mut self, target: &Path) -> Result<()> {
-        let flags =
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-        mount(Some("sysfs"), target, Some("sysfs"), flags, None::<&str>)
-            .map_err(|e| Error::sys(format!("mount -t sysfs sysfs {}", target.display()), e))
+        let attrs = libc::MOUNT_ATTR_NOSUID
+            | libc::MOUNT_ATTR_NODEV
+            | libc::MOUNT_ATTR_NOEXEC
+            | libc::MOUNT_ATTR_RDONLY;
+        let shown = format!("mount -t sysfs sysfs {}", target.display());
+        self.mount_new(c"sysfs", "sysfs", "", attrs, target, shown)
+            .map(drop)
     }
 
     fn mount_tmpfs(&mut self, name: &str, target: &Path, options: &str) -> Result<()> {
-        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-        mount(Some(name), target, Some("tmpfs"), flags, Some(options))
-            .map_err(|e| Error::sys(format!("mount -t tmpfs {name} {}", target.display()), e))
+        let attrs = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+        let shown = format!("mount -t tmpfs -o {options} {name} {}", target.display());
+        let mount = self.mount_new(c"tmpfs", name, options, attrs, target, shown)?;
+        // Everything learnns puts in it is reached through this descriptor.
+        self.held.push((target.to_path_buf(), mount));
+        Ok(())
     }
 
     fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()> {
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-        mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|e| {
-            Error::sys(
-                format!("mount --rbind {} {}", source.display(), target.display()),
-                e,
-            )
-        })?;
+        let shown = || format!("mount --rbind {} {}", source.display(), target.display());
+        let source_c = CString::new(source.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Setup(format!("{} has a NUL byte", source.display())))?;
+        let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
+        let mount = open_tree(AT_FDCWD, &source_c, flags).map_err(|e| Error::sys(shown(), e))?;
         if read_only {
-            remount_read_only(target)?;
+            set_read_only(mount.as_fd()).map_err(|e| {
+                Error::sys(format!("mount -o remount,bind,ro {}", target.display()), e)
+            })?;
         }
+        let at = self.open(target)?;
+        move_mount(mount.as_fd(), at.as_fd()).map_err(|e| Error::sys(shown(), e))
+    }
+
+    fn attach(&mut self, source: &Path, target: &Path) -> Result<()> {
+        let shown = format!("mount --rbind {} {}", source.display(), target.display());
+        let prepared = self.outside.mounts.iter().position(|(s, _)| s == source);
+        let mount = match prepared {
+            Some(index) => self.outside.mounts.remove(index).1,
+            None if self.outside.by_name => {
+                let source_c =
+                    CString::new(source.as_os_str().as_encoded_bytes()).map_err(|_| {
+                        Error::Sys {
+                            what: shown.clone(),
+                            source: nix::Error::EINVAL,
+                        }
+                    })?;
+                let flags =
+                    libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
+                open_tree(AT_FDCWD, &source_c, flags).map_err(|e| Error::sys(shown.clone(), e))?
+            }
+            None => {
+                return Err(Error::sys(
+                    format!("{shown} (not opened on the host)"),
+                    nix::Error::EBADF,
+                ));
+            }
+        };
+        let at = self.open(target)?;
+        move_mount(mount.as_fd(), at.as_fd()).map_err(|e| Error::sys(shown, e))?;
+        self.held.push((target.to_path_buf(), mount));
         Ok(())
     }
 
     fn pivot_root(&mut self, new_root: &Path) -> Result<()> {
-        let old = new_root.join(".oldroot");
-        self.mkdir(&old)?;
-        nix::unistd::pivot_root(new_root, &old)
-            .map_err(|e| Error::sys(format!("pivot_root {}", new_root.display()), e))?;
-        nix::unistd::chdir("/").map_err(|e| Error::sys("cd /", e))?;
-        // Detach the host's tree: from now on no path leads back to it.
-        nix::mount::umount2("/.oldroot", nix::mount::MntFlags::MNT_DETACH)
-            .map_err(|e| Error::sys("umount -l /.oldroot", e))?;
-        std::fs::remove_dir("/.oldroot").map_err(|e| Error::io("rmdir /.oldroot", e))
+        let root = self.open(new_root)?;
+        nix::unistd::fchdir(root.as_fd())
+            .map_err(|e| Error::sys(format!("cd {}", new_root.display()), e))?;
+        // The old root goes on top of the new one, at the same place...
+        nix::unistd::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root . .", e))?;
+        // ...and is detached from there: no path leads back to the host.
+        nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| Error::sys("umount -l .", e))?;
+        nix::unistd::chdir("/").map_err(|e| Error::sys("cd /", e))
     }
 
     fn chroot(&mut self, new_root: &Path) -> Result<()> {
-        nix::unistd::chroot(new_root)
+        let root = self.open(new_root)?;
+        nix::unistd::fchdir(root.as_fd())
+            .map_err(|e| Error::sys(format!("cd {}", new_root.display()), e))?;
+        nix::unistd::chroot(".")
             .map_err(|e| Error::sys(format!("chroot {}", new_root.display()), e))?;
         nix::unistd::chdir("/").map_err(|e| Error::sys("cd /", e))
     }
@@ -157,20 +321,51 @@ impl Sys for Kernel {
     }
 
     fn mkdir(&mut self, path: &Path) -> Result<()> {
-        std::fs::create_dir_all(path)
-            .map_err(|e| Error::io(format!("mkdir -p {}", path.display()), e))
+        let (dir, name) = self.parent(path)?;
+        match nix::sys::stat::mkdirat(
+            dir.as_fd(),
+            name.as_os_str(),
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
+            Err(e) => Err(Error::sys(format!("mkdir {}", path.display()), e)),
+        }
     }
 
     fn write_file(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
-        std::fs::write(path, bytes).map_err(|e| Error::io(format!("write {}", path.display()), e))
+        let (dir, name) = self.parent(path)?;
+        // A new file, never an existing one, never through a link.
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(
+            dir.as_fd(),
+            name.as_os_str(),
+            flags,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map_err(|e| Error::sys(format!("write {}", path.display()), e))?;
+        std::io::Write::write_all(&mut std::fs::File::from(fd), bytes)
+            .map_err(|e| Error::io(format!("write {}", path.display()), e))
     }
 
     fn symlink(&mut self, target: &Path, link: &Path) -> Result<()> {
-        std::os::unix::fs::symlink(target, link)
-            .map_err(|e| Error::io(format!("ln -s {} {}", target.display(), link.display()), e))
+        let (dir, name) = self.parent(link)?;
+        nix::unistd::symlinkat(target, dir.as_fd(), name.as_os_str())
+            .map_err(|e| Error::sys(format!("ln -s {} {}", target.display(), link.display()), e))
     }
 
     fn host_entry(&mut self, path: &Path) -> HostEntry {
+        if self.holder(path).is_some() {
+            // Inside a tree: a plain directory or file counts, a link never.
+            let Ok(fd) = self.open(path) else {
+                return HostEntry::Missing;
+            };
+            return match nix::sys::stat::fstat(fd.as_fd()) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => HostEntry::Dir,
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => HostEntry::File,
+                _ => HostEntry::Missing,
+            };
+        }
         match std::fs::symlink_metadata(path) {
             Err(_) => HostEntry::Missing,
             Ok(m) if m.file_type().is_symlink() => match std::fs::read_link(path) {
@@ -181,31 +376,6 @@ impl Sys for Kernel {
             Ok(_) => HostEntry::File,
         }
     }
-}
-
-/// Make a bind mount read-only. The remount must repeat the flags the mount
-/// already has: in a user namespace they are locked, and dropping one would
-/// be refused.
-fn remount_read_only(target: &Path) -> Result<()> {
-    use nix::sys::statvfs::FsFlags;
-    let kept = nix::sys::statvfs::statvfs(target)
-        .map(|s| s.flags())
-        .map_err(|e| Error::sys(format!("statvfs {}", target.display()), e))?;
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    for (st, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if kept.contains(st) {
-            flags |= ms;
-        }
-    }
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .map_err(|e| Error::sys(format!("mount -o remount,bind,ro {}", target.display()), e))
 }
 // ANCHOR_END: kernel
 
@@ -220,6 +390,7 @@ pub enum Call {
     MountSysfs(PathBuf),
     MountTmpfs(String, PathBuf),
     Bind(PathBuf, PathBuf, bool),
+    Attach(PathBuf, PathBuf),
     PivotRoot(PathBuf),
     Chroot(PathBuf),
     EnterTimeForChildren,
@@ -255,12 +426,12 @@ impl Call {
                 format!("mount --rbind {} {}", d(s), d(t)),
                 format!("mount -o remount,bind,ro {}", d(t)),
             ],
+            Call::Attach(s, t) => vec![format!("mount --rbind {} {}", d(s), d(t))],
             Call::PivotRoot(r) => vec![
-                format!("mkdir {}/.oldroot", d(r)),
-                format!("pivot_root {} {}/.oldroot", d(r), d(r)),
+                format!("cd {}", d(r)),
+                "pivot_root . .".into(),
+                "umount -l .".into(),
                 "cd /".into(),
-                "umount -l /.oldroot".into(),
-                "rmdir /.oldroot".into(),
             ],
             Call::Chroot(r) => vec![format!("chroot {}", d(r)), "cd /".into()],
             Call::EnterTimeForChildren => {
@@ -340,6 +511,10 @@ impl Sys for Recorder {
             .push(Call::Bind(source.into(), target.into(), read_only));
         Ok(())
     }
+    fn attach(&mut self, source: &Path, target: &Path) -> Result<()> {
+        self.calls.push(Call::Attach(source.into(), target.into()));
+        Ok(())
+    }
     fn pivot_root(&mut self, new_root: &Path) -> Result<()> {
         self.calls.push(Call::PivotRoot(new_root.into()));
         Ok(())
@@ -371,15 +546,15 @@ impl Sys for Recorder {
     }
     fn host_entry(&mut self, path: &Path) -> HostEntry {
         if self.real_host {
-            return Kernel.host_entry(path);
+            return Kernel::default().host_entry(path);
         }
         match path.to_str().unwrap_or("") {
             "/usr" | "/etc/alternatives" => HostEntry::Dir,
             "/etc/ld.so.cache" | "/dev/null" | "/dev/zero" | "/dev/urandom" => HostEntry::File,
             "/bin" => HostEntry::Symlink("usr/bin".into()),
             "/lib" => HostEntry::Symlink("usr/lib".into()),
-            // The pretend user root used in tests has every mount point.
-            p if p.starts_with("/srv/alpine/") => HostEntry::Dir,
+            // A pretend user root, staged at /mnt, has every mount point.
+            p if p.starts_with("/mnt/") => HostEntry::Dir,
             _ => HostEntry::Missing,
         }
     }
@@ -536,6 +711,119 @@ pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> Result<()> {
     Ok(())
 }
 
+/// `open_tree(2)`: a descriptor for `path` (relative to `dir`), with
+/// OPEN_TREE_CLONE a detached copy of the mount that can be attached
+/// elsewhere with [`move_mount`].
+fn open_tree(dir: BorrowedFd, path: &CStr, flags: libc::c_uint) -> nix::Result<OwnedFd> {
+    // SAFETY: `path` is a valid C string for the duration of the call, and
+    // `dir` a descriptor the caller keeps open; the kernel returns a new
+    // descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), path.as_ptr(), flags) };
+    owned(fd)
+}
+
+/// `move_mount(2)` from descriptor to descriptor: attach `mount` on the
+/// directory or file `target` is open on, with no path walked at all.
+fn move_mount(mount: BorrowedFd, target: BorrowedFd) -> nix::Result<()> {
+    let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: both descriptors stay open for the call; the paths are empty
+    // static C strings.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+        )
+    };
+    nix::Error::result(rc).map(drop)
+}
+
+/// A new, detached mount of a file system of type `fstype` (`fsopen`,
+/// `fsconfig`, `fsmount`), with `options` as `key=value,...`.
+fn new_mount(fstype: &CStr, source: &str, options: &str, attrs: u64) -> nix::Result<OwnedFd> {
+    // SAFETY: fsopen reads the static type name and returns a new
+    // descriptor or -1.
+    let context =
+        owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) })?;
+    let set = |key: &str, value: &str| -> nix::Result<()> {
+        let key = CString::new(key).map_err(|_| nix::Error::EINVAL)?;
+        let value = CString::new(value).map_err(|_| nix::Error::EINVAL)?;
+        // SAFETY: key and value are valid C strings that outlive the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                context.as_raw_fd(),
+                libc::FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
+        };
+        nix::Error::result(rc).map(drop)
+    };
+    set("source", source)?;
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        let (key, value) = option.split_once('=').unwrap_or((option, ""));
+        set(key, value)?;
+    }
+    // SAFETY: a command with no pointers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            context.as_raw_fd(),
+            libc::FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    nix::Error::result(rc)?;
+    // SAFETY: fsmount takes the context descriptor and plain flags.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            context.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
+    })
+}
+
+/// Make a detached mount and everything under it read-only
+/// (`mount_setattr(2)`); flags it already has, locked or not, are kept.
+fn set_read_only(mount: BorrowedFd) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `attr` is a valid mount_attr of the size passed, read by the
+    // kernel during the call only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    nix::Error::result(rc).map(drop)
+}
+
+/// Turn a system call's descriptor result into an owned descriptor.
+fn owned(fd: libc::c_long) -> nix::Result<OwnedFd> {
+    let fd = nix::Error::result(fd)?;
+    // SAFETY: the kernel just returned this descriptor to us; nobody else
+    // owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 // ANCHOR: bomb
 /// A fork bomb on a leash: try to start `count` processes that each sleep
 /// for `life` and exit. A real fork bomb forks forever, each child forking
@@ -657,13 +945,14 @@ pub fn chroot_escape() -> Result<Vec<String>> {
 // ANCHOR_END: escape
 
 // ANCHOR: ipc
-/// Create a System V message queue in the caller's IPC namespace, as
-/// `ipcmk -Q` does. Returns its id.
-pub fn msg_queue_create() -> Result<i32> {
+/// Create a System V message queue with `key` in the caller's IPC
+/// namespace, as `ipcmk -Q` does (it picks a random key too). EEXIST means
+/// the key is taken.
+pub fn msg_queue_create(key: i32) -> nix::Result<i32> {
     // SAFETY: msgget takes plain integers and touches no memory of ours.
-    let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+    let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
     if id < 0 {
-        return Err(Error::sys("msgget", nix::Error::last()));
+        return Err(nix::Error::last());
     }
     Ok(id)
 }

@@ -37,27 +37,76 @@ pub struct Spec {
     pub root: Root,
     /// How the first process gets there.
     pub switch: Switch,
-    /// Join the container to the host with a veth pair on this subnet.
-    pub veth: Option<Subnet>,
+    /// Join the container to the host with a veth pair...
+    pub veth: bool,
+    /// ...on this subnet, or on a free /30 of a documentation range.
+    pub subnet: Option<Subnet>,
     /// Seconds added to the monotonic and boot-time clocks inside.
     pub time_offset: Option<i64>,
-    /// Map root inside to this range of host IDs (first, count) instead of
-    /// to the caller. Only root may map a range.
-    pub id_range: Option<(u32, u32)>,
+    /// Map root inside to these host IDs instead of to the caller. Only
+    /// root may map IDs other than its own.
+    pub id_map: Option<IdMap>,
     /// Host files to bind into the mini root, read-write: (host, inside).
     pub binds: Vec<(PathBuf, PathBuf)>,
     /// Give the container a cgroup of its own with these limits.
     pub limits: Option<Limits>,
+    /// The command's environment; None is [`base_env`].
+    pub env: Option<Vec<(String, String)>>,
     /// Security layers the first process puts on before the command runs
     /// (inherited by what it starts; not applied to entered processes).
     pub layers: Layers,
+}
+
+/// Root (and the IDs after it) inside a user namespace, as host IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub uid: u32,
+    pub gid: u32,
+    pub count: u32,
 }
 
 /// The hostname a container gets when nobody chose one; also the skeleton's
 /// `/etc/hostname`.
 pub const DEFAULT_HOSTNAME: &str = "container";
 
+/// The PATH inside a container, as in most images.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a command in a container starts with, as with `docker run`: a
+/// PATH and HOME of the container's, and the terminal type and language of
+/// the caller. Nothing else of the caller's environment (tokens, SUDO_*,
+/// the caller's PATH) goes inside unless asked for.
+pub fn base_env() -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PATH".to_string(), PATH.to_string()),
+        ("HOME".to_string(), "/root".to_string()),
+    ];
+    for name in ["TERM", "LANG"] {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.to_string(), value));
+        }
+    }
+    env
+}
+
+/// Time-namespace offsets the kernel accepts now, in seconds: a clock may
+/// not go below 0, nor beyond half of what it can count (about 146 years).
+pub fn time_offset_range() -> std::ops::RangeInclusive<i64> {
+    use nix::time::{ClockId, clock_gettime};
+    const KTIME_SEC_MAX: i64 = i64::MAX / 1_000_000_000;
+    let seconds = |clock| clock_gettime(clock).map_or(0, |t| t.tv_sec());
+    let monotonic = seconds(ClockId::CLOCK_MONOTONIC);
+    let boottime = seconds(ClockId::CLOCK_BOOTTIME).max(monotonic);
+    // A second of slack each way: the clocks move on before the write.
+    -(monotonic - 1).max(0)..=KTIME_SEC_MAX / 2 - boottime - 1
+}
+
 impl Spec {
+    /// The environment the command starts with.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        self.env.clone().unwrap_or_else(base_env)
+    }
+
     pub fn new(kinds: KindSet) -> Spec {
         Spec {
             kinds,
@@ -421,12 +470,14 @@ fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     // Only these need the parent to act between clone and set-up; without
     // them the child goes on at once, in parallel with the parent.
     let waits = waits_for_parent(spec);
+    let mut outside = Some(prepare_outside(spec)?);
 
     let mut init = Some(init);
     let child = sys::clone_into(spec.kinds, || {
         // Only the parent may hold the write end, so that its death reads as EOF.
         let _ = nix::unistd::close(go_write_raw);
-        let outcome = child_main(spec, init.take(), &go_read, waits, &report_write);
+        let outside = outside.take().unwrap_or_default();
+        let outcome = child_main(spec, outside, init.take(), &go_read, waits, &report_write);
         let (tag, message, code) = match outcome {
             Err(Error::CommandNotFound { program }) => (NOT_FOUND, program, 127),
             Err(e) => (FAILED, e.to_string(), 1),
@@ -494,10 +545,40 @@ struct Started {
 }
 // ANCHOR_END: spawn
 
+/// Open on the host what the container will mount but must not reach by
+/// name: as root, a user's root tree (the descriptor opened when it was
+/// checked) and host files to bind. Without root there is nothing to
+/// protect beyond the user's own files, and the container looks them up
+/// itself, in its own user namespace.
+fn prepare_outside(spec: &Spec) -> Result<sys::Outside> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(sys::Outside::by_name());
+    }
+    let mut outside = sys::Outside::default();
+    if !spec.kinds.contains(Kind::Mnt) {
+        return Ok(outside);
+    }
+    if let Root::Dir(tree) = &spec.root {
+        let fd = tree
+            .fd()
+            .ok_or_else(|| Error::Setup(format!("{} was not opened", tree.path.display())))?;
+        outside.add(&tree.path, fd)?;
+    }
+    for (host, _) in &spec.binds {
+        let flags = nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::open(host, flags, nix::sys::stat::Mode::empty())
+            .map_err(|e| Error::sys(format!("open {}", host.display()), e))?;
+        outside.add(host, fd.as_fd())?;
+    }
+    Ok(outside)
+}
+
 /// Must the child wait for the parent before setting up? Only while the
 /// parent writes ID maps, makes a cgroup or the host end of a veth.
 fn waits_for_parent(spec: &Spec) -> bool {
-    spec.kinds.contains(Kind::User) || spec.limits.is_some() || spec.veth.is_some()
+    spec.kinds.contains(Kind::User) || spec.limits.is_some() || spec.veth
 }
 
 /// Read the child's report: a holding init sends READY once set up; a
@@ -538,11 +619,11 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> Result<()> {
 
 // ANCHOR: idmap
 /// Write the new user namespace's ID maps. By default root inside is the
-/// user who ran learnns (`unshare --map-root-user`); with `range`, root
-/// inside is the first ID of a range of otherwise unused host IDs, so that
-/// nothing inside is anybody on the host. Only a process outside the
-/// namespace can write these files, and only once.
-fn write_id_maps(child: Pid, range: Option<(u32, u32)>) -> Result<()> {
+/// user who ran learnns (`unshare --map-root-user`); with `map`, root
+/// inside is other host IDs, so that nothing inside is anybody on the host
+/// (lesson 6), or is the owner of a user's root tree. Each map is written
+/// once; learnns writes them from outside, with its host privileges.
+fn write_id_maps(child: Pid, map: Option<IdMap>) -> Result<()> {
     let base = format!("/proc/{child}");
     let write = |file: &str, text: String| {
         std::fs::write(format!("{base}/{file}"), text)
@@ -554,11 +635,10 @@ fn write_id_maps(child: Pid, range: Option<(u32, u32)>) -> Result<()> {
         // An unprivileged writer must give up setgroups before mapping groups.
         write("setgroups", "deny".into())?;
     }
-    let (uids, gids) = match range {
-        Some((first, count)) => (
-            format!("0 {first} {count}\n"),
-            format!("0 {first} {count}\n"),
-        ),
+    let (uids, gids) = match map {
+        Some(IdMap { uid, gid, count }) => {
+            (format!("0 {uid} {count}\n"), format!("0 {gid} {count}\n"))
+        }
         None => (format!("0 {uid} 1\n"), format!("0 {gid} 1\n")),
     };
     write("uid_map", uids)?;
@@ -569,6 +649,7 @@ fn write_id_maps(child: Pid, range: Option<(u32, u32)>) -> Result<()> {
 /// The body of the container's first process. Never returns on success.
 fn child_main(
     spec: &Spec,
+    outside: sys::Outside,
     init: Option<Init>,
     go: &OwnedFd,
     waits: bool,
@@ -589,7 +670,7 @@ fn child_main(
             sys::exit_now(1);
         }
     }
-    setup_inside(&mut sys::Kernel, spec)?;
+    setup_inside(&mut sys::Kernel::new(outside), spec)?;
     security::apply(&spec.layers)?;
     match init {
         Some(Init::Hold) | None => {
