@@ -20,21 +20,11 @@ pub fn run(container: &Container, label: &str) -> Result<i32> {
     let mut command = container.command(&argv)?;
     command
         .env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("HOME", "/root")
-        .env(
-            "TERM",
-            std::env::var("TERM").unwrap_or_else(|_| "xterm".into()),
-        )
+        .envs(crate::container::base_env())
         .env("PS1", format!("[{label} · inside] \\w # "))
         .env("LEARNNS_INSIDE", "1");
-    if let Ok(lang) = std::env::var("LANG") {
-        command.env("LANG", lang);
-    }
     let status = command.status();
+    sys::reclaim_terminal();
     // A Ctrl-C typed in the shell was for the shell, not for learnns.
     sys::forget_interrupt();
     let status = status.map_err(|e| Error::io("start a shell inside the container", e))?;

@@ -593,12 +593,16 @@ pub fn clone_into(kinds: KindSet, child: impl FnMut() -> isize) -> Result<Pid> {
 /// Make `command` start inside the namespaces behind `targets`, like
 /// `nsenter`, after moving into the cgroups whose `cgroup.procs` files are
 /// `cgroups`. The files are opened by the caller; the joining happens in the
-/// child between fork and exec. Joining a PID namespace only affects the
-/// children of the caller, so after `setns` the child forks once more: the
-/// grandchild runs the command inside, the child waits and passes its status on.
+/// child between fork and exec. Then the child forks once more: the
+/// grandchild runs the command (inside the PID namespace too, which only
+/// children of a joining process enter), and the child stays as its keeper,
+/// which sees to it that nothing started this way outlives learnns.
 pub fn enter_on_spawn(command: &mut Command, cgroups: Vec<OwnedFd>, targets: Vec<(Kind, OwnedFd)>) {
-    let forks_for_pid = targets.iter().any(|(kind, _)| *kind == Kind::Pid);
+    let learnns = std::process::id() as libc::pid_t;
     let hook = move || -> io::Result<()> {
+        // The keeper's own list of children, opened while /proc is still
+        // the host's: after entering a mount namespace it may not be.
+        let children = open_children_list();
         join_cgroups(&cgroups)?;
         for (kind, fd) in &targets {
             // SAFETY: setns only reads the descriptor, which `targets` keeps open.
@@ -609,33 +613,150 @@ pub fn enter_on_spawn(command: &mut Command, cgroups: Vec<OwnedFd>, targets: Vec
                 become_root_inside()?;
             }
         }
-        if forks_for_pid {
-            // SAFETY: we run between fork and exec in a single-threaded child,
-            // where fork is async-signal-safe.
-            match unsafe { libc::fork() } {
-                -1 => return Err(io::Error::last_os_error()),
-                0 => return Ok(()),
-                grandchild => {
-                    // This process only waits now. It must not keep std's
-                    // exec-report pipe open, or spawn() would block until the
-                    // command ends.
-                    // SAFETY: close_range only closes descriptors; nothing in
-                    // this process uses any above stderr again.
-                    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-                    exit_now(wait_raw(grandchild))
-                }
-            }
+        match keep(learnns, children) {
+            Some(()) => Ok(()),
+            None => Err(io::Error::other("learnns is gone")),
         }
-        Ok(())
     };
-    // SAFETY: the hook only makes async-signal-safe system calls (write,
-    // setns, setgroups, setresgid, setresuid, fork, close_range, waitpid,
-    // _exit) and allocates nothing.
+    // SAFETY: learnns is single-threaded, so the forked child holds no lock
+    // another thread owned and may run ordinary code; it only makes system
+    // calls here and allocates nothing but what `keep` documents.
     unsafe {
         command.pre_exec(hook);
     }
 }
 // ANCHOR_END: enter
+
+/// `/proc/thread-self/children` of the calling process, opened, when the
+/// kernel offers it.
+fn open_children_list() -> Option<OwnedFd> {
+    nix::fcntl::open(
+        "/proc/thread-self/children",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+}
+
+/// Between fork and exec: fork the process that will exec (this returns
+/// Some(()) in it) and turn the calling process into its keeper, which never
+/// returns. The keeper adopts whatever the command leaves behind (it is a
+/// child subreaper) and, when the command ends or learnns dies, kills every
+/// process left under it, then exits with the command's status. None if
+/// learnns is already gone.
+fn keep(learnns: libc::pid_t, children: Option<OwnedFd>) -> Option<()> {
+    let mut waited = SigSet::empty();
+    waited.add(Signal::SIGCHLD);
+    waited.add(Signal::SIGHUP);
+    // Named for what it is, in `ps` (and for the tests).
+    let _ = nix::sys::prctl::set_name(c"learnns-keeper");
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        // learnns's death arrives as SIGHUP, taken below like SIGCHLD.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP, 0, 0, 0);
+    }
+    let before = waited
+        .thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+        .ok()?;
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != learnns {
+        exit_now(1); // learnns died before the death signal was set.
+    }
+    // SAFETY: single-threaded child between fork and exec; see enter_on_spawn.
+    let command = match unsafe { libc::fork() } {
+        -1 => return None,
+        0 => {
+            let _ = before.thread_set_mask();
+            // Also the command dies with learnns, at once.
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            return Some(());
+        }
+        pid => pid,
+    };
+    // The keeper only waits now. It must not keep std's exec-report pipe
+    // (or anything else) open, or spawn() would block until the command ends.
+    let keep_fd = children.as_ref().map_or(-1, |fd| fd.as_raw_fd());
+    close_all_but(keep_fd);
+    let mut status = 1;
+    // Until the command ends (SIGCHLD) or learnns is gone (SIGHUP).
+    while let Ok(Signal::SIGCHLD) = waited.wait() {
+        if let Some(code) = reap_until(command) {
+            status = code;
+            break;
+        }
+    }
+    kill_everything_left(command, children.as_ref());
+    exit_now(status)
+}
+
+/// Reap exited children; the command's exit status once it has ended.
+fn reap_until(command: libc::pid_t) -> Option<i32> {
+    let mut result = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid place for waitpid to write to.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return result;
+        }
+        if pid == command {
+            result = Some(exit_code(status));
+        }
+    }
+}
+
+/// Kill the command (if it still runs) and every process that has come to
+/// the keeper, round after round (orphans of the killed arrive as new
+/// children), until none is left.
+fn kill_everything_left(command: libc::pid_t, children: Option<&OwnedFd>) {
+    // SAFETY: kill with a PID of our own child.
+    unsafe { libc::kill(command, libc::SIGKILL) };
+    let Some(children) = children else {
+        // Without the list (a kernel without CONFIG_PROC_CHILDREN) only the
+        // command itself can be named; waiting for anything else could
+        // wait forever.
+        let mut status = 0;
+        // SAFETY: `status` is a valid place for waitpid to write to.
+        unsafe { libc::waitpid(command, &mut status, 0) };
+        return;
+    };
+    loop {
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads into a buffer of the length given.
+        let listed =
+            unsafe { libc::pread(children.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        for word in buf[..listed.max(0) as usize].split(|b| *b == b' ') {
+            if let Some(pid) = std::str::from_utf8(word)
+                .ok()
+                .and_then(|w| w.trim().parse::<i32>().ok())
+            {
+                // SAFETY: a child of ours, listed by the kernel just now.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let mut status = 0;
+        // SAFETY: `status` is a valid place for waitpid to write to.
+        if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
+            return; // no children left (ECHILD)
+        }
+    }
+}
+
+/// Close every descriptor from 3 on except `keep`.
+fn close_all_but(keep: RawFd) {
+    // SAFETY: close_range only closes descriptors; the keeper uses none of
+    // them again but `keep`.
+    unsafe {
+        if keep >= 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
+            libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
+        } else {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        }
+    }
+}
 
 /// Move the calling process into the cgroups whose `cgroup.procs` files
 /// are open in `files`: writing 0 means "the writer". Done before entering
@@ -660,17 +781,27 @@ pub fn fork_into(
     targets: Vec<(Kind, OwnedFd)>,
     body: impl FnOnce() -> i32,
 ) -> Result<Pid> {
+    let learnns = std::process::id() as libc::pid_t;
     // SAFETY: learnns is single-threaded, so the child holds no lock another
     // thread owned; it leaves with exit_now, never returning into our caller.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
         nix::unistd::ForkResult::Parent { child } => Ok(child),
         nix::unistd::ForkResult::Child => {
+            // Dies with learnns, whatever it is doing inside.
+            if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err()
+                || nix::unistd::getppid().as_raw() != learnns
+            {
+                exit_now(125);
+            }
             if join_cgroups(&cgroups).is_err() {
                 exit_now(125);
             }
             for (kind, fd) in &targets {
                 let flags = CloneFlags::from_bits_retain(kind.clone_flag());
                 if nix::sched::setns(fd, flags).is_err() {
+                    exit_now(125);
+                }
+                if *kind == Kind::User && become_root_inside().is_err() {
                     exit_now(125);
                 }
             }
@@ -867,20 +998,8 @@ fn become_root_inside() -> io::Result<()> {
     Ok(())
 }
 
-/// Wait for a child with bare system calls (safe between fork and exec) and
-/// turn its end into an exit code the way a shell does.
-fn wait_raw(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid place for waitpid to write to.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            break;
-        }
-        if r == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return 1;
-        }
-    }
+/// Turn a wait status into an exit code the way a shell does.
+fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
@@ -991,9 +1110,36 @@ pub fn catch_interrupts() -> Result<()> {
     Ok(())
 }
 
+/// Take the terminal's foreground back for learnns's process group after an
+/// interactive shell inside a container had it. A shell hands it back to
+/// the group it came from when it exits, but from inside a PID namespace it
+/// cannot name learnns's group, and learnns would be left stopped in the
+/// background. SIGTTOU is ignored meanwhile: a background process that
+/// sets the foreground is otherwise stopped for it.
+pub fn reclaim_terminal() {
+    use std::io::IsTerminal;
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return;
+    }
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: ignoring a signal installs no handler code.
+    let before = unsafe { sigaction(Signal::SIGTTOU, &ignore) };
+    let _ = nix::unistd::tcsetpgrp(&stdin, nix::unistd::getpgrp());
+    if let Ok(before) = before {
+        // SAFETY: puts back the action that was there a moment ago.
+        let _ = unsafe { sigaction(Signal::SIGTTOU, &before) };
+    }
+}
+
 /// Whoever read learnns's output is gone: stop as if told to.
 pub fn stdout_closed() {
     SIGNALLED.store(libc::SIGPIPE, Ordering::SeqCst);
+}
+
+/// Did learnns stop because its output was closed?
+pub fn output_closed() -> bool {
+    SIGNALLED.load(Ordering::SeqCst) == libc::SIGPIPE
 }
 
 /// Has a terminating signal arrived since the last [`forget_interrupt`]?

@@ -315,8 +315,10 @@ impl Container {
     }
 
     /// Fork a child of learnns into the container's namespaces of `kinds`
-    /// to run `body` there.
+    /// to run `body` there. Its user namespace comes too when it has one:
+    /// the others belong to it, and only its root may act in them.
     pub fn fork_inside(&self, kinds: KindSet, body: impl FnOnce() -> i32) -> Result<Pid> {
+        let kinds = kinds.with(Kind::User);
         let targets = self
             .targets()?
             .into_iter()
