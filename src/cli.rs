@@ -178,8 +178,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = KIND_IDS, conflicts_with = "upto")]
     pub all: bool,
 
-    /// The hostname inside (needs a UTS namespace).
-    #[arg(long, value_name = "NAME")]
+    /// The hostname inside (needs a UTS namespace): 1 to 64 letters,
+    /// digits, '-', '_' and '.'.
+    #[arg(long, value_name = "NAME", value_parser = parse_hostname)]
     pub hostname: Option<String>,
 
     /// Use this directory as the root instead of learnns's mini root (needs
@@ -193,8 +194,8 @@ pub struct RunArgs {
     pub time_offset: Option<i64>,
 
     /// Give the container a cgroup of its own allowing at most N processes
-    /// (pids.max; needs root).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// (pids.max, 1 to 4194304, the kernel's limit; needs root).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=PID_MAX_LIMIT))]
     pub pids_max: Option<u32>,
 
     /// Give the container a cgroup of its own with this much memory
@@ -227,9 +228,52 @@ pub struct RunArgs {
     #[arg(long, value_name = "CIDR", requires = "veth")]
     pub subnet: Option<Subnet>,
 
+    /// Set a variable inside (repeatable); `--env NAME` passes on the
+    /// caller's value. The command starts with PATH, HOME, TERM and LANG
+    /// only, as with `docker run`.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, Option<String>)>,
+
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The most processes a pids cgroup can be limited to (PID_MAX_LIMIT).
+pub const PID_MAX_LIMIT: i64 = 4_194_304;
+
+/// A hostname the way resolvers and humans expect one.
+pub fn parse_hostname(text: &str) -> Result<String, String> {
+    let rule = "a hostname is 1 to 64 characters: letters, digits, '-', '_' and '.'";
+    if text.is_empty() || text.len() > 64 {
+        return Err(format!("{rule} (this one has {})", text.len()));
+    }
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        Some(c) => Err(format!("{rule}, and {c:?} is none of those")),
+        None => Ok(text.to_string()),
+    }
+}
+
+/// `NAME=VALUE`, or `NAME` for the caller's value.
+pub fn parse_env(text: &str) -> Result<(String, Option<String>), String> {
+    let (name, value) = match text.split_once('=') {
+        Some((name, value)) => (name, Some(value.to_string())),
+        None => (text, None),
+    };
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a variable name: letters, digits and '_', not starting with a digit (e.g. --env GREETING=hello)"
+        ));
+    }
+    Ok((name.to_string(), value))
 }
 
 const KIND_IDS: [&str; 8] = ["uts", "ipc", "pid", "mnt", "net", "user", "cgroup", "time"];
@@ -302,6 +346,28 @@ mod tests {
             panic!("not a lesson")
         };
         assert_eq!(args.kinds.kinds().unwrap().to_string(), "mnt pid");
+    }
+
+    #[test]
+    fn hostnames_and_variables_follow_the_rules() {
+        assert_eq!(parse_hostname("box-1.lab"), Ok("box-1.lab".into()));
+        for bad in [
+            "",
+            "a b",
+            "tab\there",
+            "new\nline",
+            "a/b",
+            &"x".repeat(65),
+            "é",
+        ] {
+            assert!(parse_hostname(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_hostname(&"x".repeat(64)).is_ok());
+        assert_eq!(parse_env("A_1=x=y"), Ok(("A_1".into(), Some("x=y".into()))));
+        assert_eq!(parse_env("HOME"), Ok(("HOME".into(), None)));
+        for bad in ["=x", "1A=x", "A-B=x", ""] {
+            assert!(parse_env(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -159,6 +159,14 @@ fn run_command(args: RunArgs) -> Result<i32> {
         if !kinds.contains(Kind::Time) {
             return usage("--time-offset needs a time namespace.\n  fix: add --time");
         }
+        let range = container::time_offset_range();
+        if !range.contains(&seconds) {
+            return Err(Error::Usage(format!(
+                "--time-offset {seconds} would take the container's clocks below 0 or past what the kernel counts; right now the kernel accepts {} to {} seconds.\n  fix: pick an offset in that range (86400 is a day)",
+                range.start(),
+                range.end()
+            )));
+        }
         spec.time_offset = Some(seconds);
     }
     if args.pids_max.is_some() || args.memory_max.is_some() {
@@ -172,6 +180,17 @@ fn run_command(args: RunArgs) -> Result<i32> {
             memory: args.memory_max,
         });
     }
+    let mut env = container::base_env();
+    for (name, value) in args.env {
+        let Some(value) = value.or_else(|| std::env::var(&name).ok()) else {
+            return Err(Error::Usage(format!(
+                "--env {name}: there is no {name} here to pass on.\n  fix: give its value, --env {name}=VALUE"
+            )));
+        };
+        env.retain(|(k, _)| *k != name);
+        env.push((name, value));
+    }
+    spec.env = Some(env);
     spec.layers = security::Layers {
         drop_caps: args.drop_caps,
         no_new_privs: args.no_new_privs,

@@ -8,8 +8,10 @@ use crate::ui;
 
 // ANCHOR: shell
 /// Run a shell inside `container` until it exits; return its status. The
-/// environment is a container's, not the host's: a fresh PATH and HOME, the
-/// terminal type kept, and a prompt that says where you are.
+/// environment is a container's, not the host's ([`base_env`]), with a
+/// prompt that says where you are.
+///
+/// [`base_env`]: crate::container::base_env
 pub fn run(container: &Container, label: &str) -> Result<i32> {
     let argv: Vec<String> = if std::path::Path::new("/bin/bash").exists() {
         vec!["bash".into(), "--norc".into(), "--noprofile".into()]

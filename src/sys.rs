@@ -1015,24 +1015,48 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Replace the current process with `argv`, searching PATH. Returns only on
-/// failure.
-pub fn exec(argv: &[String]) -> nix::Error {
-    let cargs: Vec<CString> = match argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<std::result::Result<_, _>>()
-    {
-        Ok(v) => v,
-        Err(_) => return nix::Error::EINVAL,
+/// Replace the current process with `argv` and exactly the environment
+/// `env`, searching the PATH of `env` (not learnns's own) as a shell would.
+/// Returns only on failure.
+pub fn exec(argv: &[String], env: &[(String, String)]) -> nix::Error {
+    let cstrings = |words: Vec<String>| -> Option<Vec<CString>> {
+        words.into_iter().map(|w| CString::new(w).ok()).collect()
     };
-    match cargs.first() {
-        Some(program) => match nix::unistd::execvp(program, &cargs) {
-            Err(e) => e,
+    let (Some(args), Some(vars)) = (
+        cstrings(argv.to_vec()),
+        cstrings(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+    ) else {
+        return nix::Error::EINVAL;
+    };
+    let Some(program) = argv.first() else {
+        return nix::Error::EINVAL;
+    };
+    let candidates: Vec<String> = if program.contains('/') {
+        vec![program.clone()]
+    } else {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map_or("/usr/bin:/bin", |(_, v)| v.as_str());
+        path.split(':')
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| format!("{dir}/{program}"))
+            .collect()
+    };
+    let mut error = nix::Error::ENOENT;
+    for candidate in candidates {
+        let Ok(candidate) = CString::new(candidate) else {
+            continue;
+        };
+        match nix::unistd::execve(&candidate, &args, &vars) {
+            Err(nix::Error::ENOENT) | Err(nix::Error::ENOTDIR) => {}
+            // Keep looking, but say "permission denied" if nothing else runs.
+            Err(nix::Error::EACCES) => error = nix::Error::EACCES,
+            Err(e) => return e,
             Ok(never) => match never {},
-        },
-        None => nix::Error::EINVAL,
+        }
     }
+    error
 }
 
 // ANCHOR: escape

@@ -703,7 +703,7 @@ fn child_main(
                 nix::unistd::dup2_stdout(&fd).map_err(|e| Error::sys("dup2", e))?;
                 nix::unistd::dup2_stderr(&fd).map_err(|e| Error::sys("dup2", e))?;
             }
-            let err = sys::exec(argv);
+            let err = sys::exec(argv, &spec.environment());
             if err == Errno::ENOENT {
                 return Err(Error::CommandNotFound {
                     program: argv[0].clone(),
