@@ -51,12 +51,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("Its own loopback");
     s.say("loopback");
     s.inside(&["ip", "link", "set", "lo", "up"])?;
-    let ping = s.inside(&["ping", "-c", "1", "-W", "2", "127.0.0.1"])?;
-    s.check(
-        ping.status == Some(0),
-        "127.0.0.1 answers inside",
-        "ping failed",
-    );
+    let answered = ping(s, Side::Inside, Ipv4Addr::LOCALHOST)?;
+    s.check(answered, "127.0.0.1 answers inside", "ping failed");
     s.pause()?;
 
     s.heading("A cable to the host");
@@ -66,11 +62,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
         return s.check_your_work();
     }
     s.say("veth");
-    let subnet = match s.subnet {
-        Some(subnet) => subnet,
-        None => network::free_subnet()?,
-    };
-    let veth = network::connect(s.container()?.pid, subnet)?;
+    let veth = network::connect(s.container()?.pid, s.subnet)?;
+    let subnet = veth.subnet;
     outln!();
     let (_, addrs) = s.observe(&["ip", "-brief", "addr"])?;
     s.check(
@@ -79,17 +72,10 @@ pub fn steps(s: &mut Session) -> Result<()> {
         "the container's end is not there",
     );
     s.say("ping");
-    let to_inside = s.host(&[
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        "2",
-        &subnet.container().to_string(),
-    ])?;
-    let to_host = s.inside(&["ping", "-c", "1", "-W", "2", &subnet.host().to_string()])?;
+    let to_inside = ping(s, Side::Host, subnet.container())?;
+    let to_host = ping(s, Side::Inside, subnet.host())?;
     s.check(
-        to_inside.status == Some(0) && to_host.status == Some(0),
+        to_inside && to_host,
         &format!(
             "{} (host) and {} (container) reach each other both ways",
             subnet.host(),
@@ -132,6 +118,74 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.check_your_work()
 }
 // ANCHOR_END: steps
+
+/// Where a ping is sent from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Host,
+    Inside,
+}
+
+/// How long a ping waits for its reply (`ping -W 2`).
+const PING_WAIT: Duration = Duration::from_secs(2);
+
+// ANCHOR: ping
+/// Send one echo request to `to` and say whether it was answered: with
+/// `ping` when it is installed, otherwise (a minimal machine) with
+/// learnns's own ICMP echo, which does what `ping -c 1 -W 2` does.
+fn ping(s: &Session, side: Side, to: Ipv4Addr) -> Result<bool> {
+    let argv = ["ping", "-c", "1", "-W", "2", &to.to_string()];
+    if crate::doctor::find_in_path("ping").is_some() {
+        let out = match side {
+            Side::Host => s.host(&argv)?,
+            Side::Inside => s.inside(&argv)?,
+        };
+        return Ok(out.status == Some(0));
+    }
+    let words: Vec<String> = argv.iter().map(|w| w.to_string()).collect();
+    let (prompt, line) = match side {
+        Side::Host => ("$", crate::container::shell_words(&words)),
+        Side::Inside => ("#", s.container()?.nsenter_line(&words)),
+    };
+    ui::command_line(prompt, &line);
+    outln!("    (ping is not installed here: learnns sends the same echo request itself)");
+    let (text, answered) = match side {
+        Side::Host => {
+            let echo = icmp::echo(to, PING_WAIT)?;
+            let answered = matches!(echo, icmp::Echo::Reply { .. });
+            (icmp::describe(to, &echo, PING_WAIT), answered)
+        }
+        Side::Inside => echo_inside(s, to)?,
+    };
+    outln!("    {text}");
+    Ok(answered)
+}
+// ANCHOR_END: ping
+
+/// The echo request sent from inside the container's network namespace.
+fn echo_inside(s: &Session, to: Ipv4Addr) -> Result<(String, bool)> {
+    let (read_end, write_end) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let net = KindSet::new().with(Kind::Net);
+    let child = s.container()?.fork_inside(net, move || {
+        let (text, code) = match icmp::echo(to, PING_WAIT) {
+            Ok(echo) => (
+                icmp::describe(to, &echo, PING_WAIT),
+                i32::from(!matches!(echo, icmp::Echo::Reply { .. })),
+            ),
+            Err(e) => (e.to_string(), 2),
+        };
+        let _ = nix::unistd::write(&write_end, text.as_bytes());
+        code
+    })?;
+    let mut text = String::new();
+    let read = std::io::Read::read_to_string(&mut std::fs::File::from(read_end), &mut text);
+    let answered = crate::sys::wait_child(child)?;
+    read.map_err(|e| Error::io("read the echo's result", e))?;
+    if text.is_empty() {
+        text = "learnns could not send the echo request from inside".into();
+    }
+    Ok((text, answered))
+}
 
 // ANCHOR: sockets
 /// Listen on 127.0.0.1 inside; connect from the host (refused: a different
