@@ -121,7 +121,8 @@ pub struct QuizArgs {
     #[arg(long, value_name = "LESSON", conflicts_with = "live")]
     pub lesson: Option<String>,
 
-    /// How many questions [default: all of a lesson's, 10 from the course, 4 live].
+    /// How many questions [default: all of a lesson's, 10 from the course,
+    /// 4 live; at most 20 live].
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
 

@@ -17,6 +17,9 @@ use rootfs::Root;
 fn main() {
     let code = match run() {
         Ok(code) => code,
+        // Whoever read the output went away (`learnns lesson 1 | head`):
+        // stop quietly, as a program killed by SIGPIPE does.
+        Err(Error::Interrupted) if sys::output_closed() => 128 + libc::SIGPIPE,
         Err(err) => {
             print_error(&err);
             err.exit_code()

@@ -132,7 +132,7 @@ impl Place {
 
     fn load_here(&self) -> Result<Progress> {
         let path = self.file();
-        let text = match fs::read_to_string(&path) {
+        let text = match read_regular(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Progress::default()),
             Err(e) => {
@@ -216,6 +216,32 @@ impl Place {
             eprintln!("learnns: progress not saved: {e}");
         }
     }
+}
+
+/// A progress file is small and regular: a FIFO or device at its name
+/// would block learnns, or feed it forever.
+const MAX_SIZE: u64 = 64 << 10;
+
+fn read_regular(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    if meta.len() > MAX_SIZE {
+        return Err(std::io::Error::other(format!(
+            "it is {} bytes, more than a progress file ever is",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX_SIZE).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 fn unreadable(path: &Path, why: &str) -> Error {

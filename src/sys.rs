@@ -978,6 +978,27 @@ pub fn fork_sleepers(count: u32, life: std::time::Duration) -> u32 {
 }
 // ANCHOR_END: bomb
 
+/// Wait for a child learnns forked, and say whether it exited with 0. A
+/// Ctrl-C (or SIGTERM, SIGHUP) meanwhile kills and reaps the child, and
+/// reports the interruption.
+pub fn wait_child(pid: Pid) -> Result<bool> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code == 0),
+            Ok(WaitStatus::Signaled(..)) => return Ok(false),
+            Ok(_) => {}
+            Err(nix::Error::EINTR) if interrupted() => {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                return Err(Error::Interrupted);
+            }
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(Error::sys("waitpid", e)),
+        }
+    }
+}
+
 /// Wait for every child of the calling process to end.
 pub fn reap_children() {
     while nix::sys::wait::wait().is_ok() {}

@@ -31,19 +31,24 @@ pub fn init_color(choice: ColorChoice) {
     colored::control::set_override(on);
 }
 
+/// The narrowest and widest layouts learnns makes: wider than any screen,
+/// and small enough that no line buffer grows past a few kilobytes,
+/// whatever $COLUMNS says.
+pub const WIDTHS: std::ops::RangeInclusive<usize> = 20..=1000;
+
 /// The width to lay output out for: the terminal's, else $COLUMNS, else 100.
 pub fn width() -> usize {
+    let clamp = |w: usize| w.clamp(*WIDTHS.start(), *WIDTHS.end());
     if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
         // A pseudo-terminal nobody sized reports 0 columns.
         if w > 0 {
-            return w as usize;
+            return clamp(w as usize);
         }
     }
     std::env::var("COLUMNS")
         .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w| *w >= 20)
-        .unwrap_or(100)
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .map_or(100, clamp)
 }
 
 /// Can learnns ask the learner something and wait for an answer?
@@ -133,10 +138,36 @@ fn lossy(bytes: &[u8]) -> String {
 pub fn write_out(args: std::fmt::Arguments) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args)
-        && e.kind() == std::io::ErrorKind::BrokenPipe
+    match stdout.write_fmt(args) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => sys::stdout_closed(),
+        Err(e) => remember_output_error(e),
+    }
+}
+
+static OUTPUT_ERROR: std::sync::Mutex<Option<std::io::Error>> = std::sync::Mutex::new(None);
+
+fn remember_output_error(e: std::io::Error) {
+    let mut first = OUTPUT_ERROR.lock().unwrap_or_else(|p| p.into_inner());
+    first.get_or_insert(e);
+}
+
+/// Flush standard output and report the first write that failed (a full
+/// disk, `>/dev/full`): output that was lost is an error, not success. A
+/// reader that went away is not.
+pub fn finish_output() -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => remember_output_error(e),
+        _ => {}
+    }
+    match OUTPUT_ERROR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
     {
-        sys::stdout_closed();
+        Some(e) => Err(Error::io("write learnns's output", e)),
+        None => Ok(()),
     }
 }
 

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use nix::sys::wait::{WaitStatus, waitpid};
-
 use super::Session;
 use crate::cgroup::{self, Cgroup, Layout, Limits};
 use crate::error::{Error, Result};
@@ -142,7 +140,7 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
     let mut count = [0u8; 1];
     let reported = std::io::Read::read_exact(&mut std::fs::File::from(read_end), &mut count);
     if reported.is_err() {
-        let _ = waitpid(bomb, None);
+        sys::wait_child(bomb)?;
         return Err(Error::Setup("the fork bomb did not report".into()));
     }
     let started = u32::from(count[0]);
@@ -170,7 +168,7 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
 
     s.say("bomb_over");
     let file = pids.join("pids.current");
-    if !matches!(waitpid(bomb, None), Ok(WaitStatus::Exited(_, 0))) {
+    if !sys::wait_child(bomb)? {
         return Err(Error::Setup("the fork bomb did not end cleanly".into()));
     }
     let after = s.host(&["cat", &file.display().to_string()])?;

@@ -7,10 +7,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use nix::sys::wait::{WaitStatus, waitpid};
-
 use super::Session;
 use crate::error::{Error, Result};
+use crate::icmp;
 use crate::network;
 use crate::ns::{Kind, KindSet};
 use crate::ui;
@@ -243,12 +242,12 @@ fn loopback_is_private(s: &Session) -> Result<()> {
             .map(|_| 0)
             .unwrap_or(1)
     })?;
-    let from_inside = matches!(waitpid(inside, None), Ok(WaitStatus::Exited(_, 0)));
+    let from_inside = crate::sys::wait_child(inside)?;
     outln!(
         "    from inside: {}",
         if from_inside { "connected" } else { "failed" }
     );
-    let _ = waitpid(listener, None);
+    crate::sys::wait_child(listener)?;
     s.check(
         from_host.is_err() && from_inside,
         &format!("127.0.0.1:{port} inside is not 127.0.0.1:{port} on the host"),

@@ -72,16 +72,33 @@ fn start(kinds: KindSet, keep: &mut Keep) -> Result<&Container> {
     Ok(keep.containers.last().expect("just pushed"))
 }
 
-/// `count` questions, each about processes made for it.
-pub fn questions(count: usize, rng: &mut fastrand::Rng) -> Result<(Vec<Asked>, Keep)> {
-    let mut keep = Keep::default();
-    let mut order = TEMPLATES.to_vec();
-    rng.shuffle(&mut order);
-    let mut asked = Vec::new();
-    for template in order.iter().cycle().take(count) {
-        asked.push(make(*template, rng, &mut keep)?);
+/// The most live questions one quiz asks: each starts containers.
+pub const MAX_COUNT: u32 = 20;
+
+/// Live questions, each made (with its containers) only when it is asked,
+/// so a learner who stops early, or a Ctrl-C, leaves nothing half-built.
+pub struct Live {
+    order: Vec<Template>,
+    rng: fastrand::Rng,
+    keep: Keep,
+}
+
+impl Live {
+    pub fn new(mut rng: fastrand::Rng) -> Live {
+        let mut order = TEMPLATES.to_vec();
+        rng.shuffle(&mut order);
+        Live {
+            order,
+            rng,
+            keep: Keep::default(),
+        }
     }
-    Ok((asked, keep))
+
+    /// Question `i` (from 0), about processes started for it now.
+    pub fn question(&mut self, i: usize) -> Result<Asked> {
+        let template = self.order[i % self.order.len()];
+        make(template, &mut self.rng, &mut self.keep)
+    }
 }
 
 /// A random set of one to three kinds (never user: rootless adds it).
@@ -227,7 +244,11 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
             let mut spec = Spec::new(KindSet::new().with(Kind::User));
             if root() {
                 let first = 100_000 * rng.u32(10..100);
-                spec.id_range = Some((first, 65536));
+                spec.id_map = Some(crate::container::IdMap {
+                    uid: first,
+                    gid: first,
+                    count: 65536,
+                });
             }
             let container = Container::start(&spec)?;
             let b = container.pid.as_raw();

@@ -219,17 +219,45 @@ fn print_question(q: &Asked, number: usize, total: usize, numbered: bool) {
     }
 }
 
-/// What the quiz is about (for the progress file), its questions, and the
-/// containers live questions are about.
-fn topic(args: &QuizArgs) -> Result<(String, Vec<Asked>, live::Keep)> {
+/// The questions of one quiz: from the banks, or made live as they come.
+enum Questions {
+    Bank(Vec<Asked>),
+    Live(Box<live::Live>, usize),
+}
+
+impl Questions {
+    fn total(&self) -> usize {
+        match self {
+            Questions::Bank(asked) => asked.len(),
+            Questions::Live(_, count) => *count,
+        }
+    }
+
+    fn get(&mut self, i: usize) -> Result<Asked> {
+        match self {
+            Questions::Bank(asked) => Ok(asked[i].clone()),
+            Questions::Live(live, _) => live.question(i),
+        }
+    }
+}
+
+/// What the quiz is about (for the progress file), and its questions.
+fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
     let mut rng = match args.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
         None => fastrand::Rng::new(),
     };
     if args.live {
-        let count = args.count.unwrap_or(live::DEFAULT_COUNT) as usize;
-        let (asked, keep) = live::questions(count, &mut rng)?;
-        return Ok(("live".into(), asked, keep));
+        let count = args.count.unwrap_or(live::DEFAULT_COUNT);
+        if count > live::MAX_COUNT {
+            return Err(Error::Usage(format!(
+                "--live asks at most {} questions, each about containers it starts.\n  fix: --count {} or fewer",
+                live::MAX_COUNT,
+                live::MAX_COUNT
+            )));
+        }
+        let questions = Questions::Live(Box::new(live::Live::new(rng)), count as usize);
+        return Ok(("live".into(), questions));
     }
     match &args.lesson {
         Some(selector) => {
@@ -243,7 +271,7 @@ fn topic(args: &QuizArgs) -> Result<(String, Vec<Asked>, live::Keep)> {
             if let Some(count) = args.count {
                 asked.truncate(count as usize);
             }
-            Ok((lesson.name.to_string(), asked, live::Keep::default()))
+            Ok((lesson.name.to_string(), Questions::Bank(asked)))
         }
         None => {
             let mut asked = Vec::new();
@@ -252,7 +280,7 @@ fn topic(args: &QuizArgs) -> Result<(String, Vec<Asked>, live::Keep)> {
             }
             rng.shuffle(&mut asked);
             asked.truncate(args.count.unwrap_or(10) as usize);
-            Ok(("course".into(), asked, live::Keep::default()))
+            Ok(("course".into(), Questions::Bank(asked)))
         }
     }
 }
@@ -260,18 +288,19 @@ fn topic(args: &QuizArgs) -> Result<(String, Vec<Asked>, live::Keep)> {
 // ANCHOR: run
 /// `learnns quiz`: ask, check, explain, and keep the score.
 pub fn run(args: &QuizArgs) -> Result<i32> {
-    let (topic, questions, _containers) = topic(args)?;
+    let (topic, mut questions) = topic(args)?;
     let mut front: Box<dyn Front> = if ui::interactive() {
         Box::new(Terminal)
     } else {
         Box::new(Plain)
     };
-    let total = questions.len();
+    let total = questions.total();
     let mut right = 0;
     let mut asked = 0;
-    for (i, question) in questions.iter().enumerate() {
+    for i in 0..total {
         ui::check_interrupt()?;
-        let Some(response) = front.ask(question, i + 1, total)? else {
+        let question = questions.get(i)?;
+        let Some(response) = front.ask(&question, i + 1, total)? else {
             break;
         };
         asked += 1;
