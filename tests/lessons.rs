@@ -416,7 +416,10 @@ fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
     );
     assert!(text.contains("from the chroot the escape reached the host's /"));
     // pivot_root . . needs no directory for the old root, in any tree.
-    assert!(text.contains("# cd /mnt\n  # pivot_root . .\n  # umount -l ."), "{text}");
+    assert!(
+        text.contains("# cd /mnt\n  # pivot_root . .\n  # umount -l ."),
+        "{text}"
+    );
     assert!(!text.contains(".oldroot"));
     assert_eq!(
         before,
@@ -621,7 +624,11 @@ fn run_veth_reaches_the_host_end_and_leaves_nothing() {
     );
     assert_eq!(stdout(&out), "connected\n");
     let (_, from) = listener.accept().unwrap();
-    assert_eq!(from.ip().to_string(), "203.0.113.6", "it came from the container's end");
+    assert_eq!(
+        from.ip().to_string(),
+        "203.0.113.6",
+        "it came from the container's end"
+    );
     assert!(
         common::stderr(&out).contains("ip link add learnns"),
         "set-up commands go to stderr"

@@ -35,6 +35,10 @@ use crate::sys;
 /// Every host-side name learnns gives starts with this.
 pub const PREFIX: &str = "learnns";
 
+/// How many keys a run tries for a queue before giving up (another program
+/// may hold one).
+pub const QUEUE_ATTEMPTS: u32 = 16;
+
 /// One run of learnns: its PID and when it started (clock ticks after boot,
 /// as in /proc/PID/stat). The pair names exactly one process ever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,6 +70,23 @@ impl RunId {
     /// alias), so a replay recognises them.
     pub fn tag(&self) -> String {
         format!("{PREFIX}-run-{}-{}", self.pid, self.start)
+    }
+
+    /// The key of the `attempt`th message queue this run makes: derived
+    /// from the run, so a journal can only ever name its own run's queues.
+    pub fn queue_key(&self, attempt: u32) -> i32 {
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in format!("learnns queue {} {} {attempt}", self.pid, self.start).bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // Positive and never 0 (IPC_PRIVATE).
+        ((hash >> 33) as i32).max(1)
+    }
+
+    /// Is `key` one this run would have made?
+    fn owns_queue_key(&self, key: i32) -> bool {
+        (0..QUEUE_ATTEMPTS).any(|n| self.queue_key(n) == key)
     }
 
     /// The name of a file of this run in the private directory.
@@ -137,11 +158,11 @@ impl Undo {
     fn from_text(words: &[&str], run: &RunId) -> Option<Undo> {
         match words {
             ["msgqueue", key] => Some(Undo::MsgQueue {
-                key: key.parse().ok().filter(|k| *k != 0)?,
+                key: key.parse().ok().filter(|k| run.owns_queue_key(*k))?,
                 made: None,
             }),
             ["msgqueue", key, id, ctime] => Some(Undo::MsgQueue {
-                key: key.parse().ok().filter(|k| *k != 0)?,
+                key: key.parse().ok().filter(|k| run.owns_queue_key(*k))?,
                 made: Some((id.parse().ok()?, ctime.parse().ok()?)),
             }),
             ["link", name] if *name == crate::network::veth_names_of(run).0 => Some(Undo::Link {
@@ -220,9 +241,10 @@ impl Undo {
     }
 }
 
-/// Is `queue` the one a record describes? Once made, by id and creation
-/// time; before that (a run killed between msgget and its record), by its
-/// creator, which must be whoever runs learnns now, as it was then.
+/// Is `queue` (with the record's key, one only its run makes) the one the
+/// record describes? Once made, by id and creation time too; before that
+/// (a run killed between msgget and its record), by its creator, which
+/// must be whoever runs learnns now, as it was then.
 fn matches_made(queue: &crate::sysvipc::MsgQueueInfo, made: Option<(i32, u64)>) -> bool {
     match made {
         Some((id, ctime)) => queue.id == id && queue.ctime == ctime,
@@ -593,11 +615,11 @@ mod tests {
     fn journal_records_round_trip() {
         for undo in [
             Undo::MsgQueue {
-                key: 0x4c4e_1234,
+                key: RUN.queue_key(0),
                 made: None,
             },
             Undo::MsgQueue {
-                key: 7,
+                key: RUN.queue_key(3),
                 made: Some((3, 99)),
             },
             Undo::Link {
@@ -626,6 +648,8 @@ mod tests {
             "cgroup /sys/fs/cgroup/pids/learnns-4242-778-1",
             "cgroup /sys/fs/cgroup/pids/learnns-4242-777-1/../../x",
             "msgqueue 0",
+            "msgqueue 5",
+            "msgqueue 5 3 99",
             "process 1",
             "file /etc/passwd",
             "file ../4242-777-host-file",
@@ -645,17 +669,28 @@ mod tests {
 
     #[test]
     fn intent_then_made_then_done() {
-        let text = "+ 0 msgqueue 5\n= 0 msgqueue 5 3 99\n+ 1 link learnns4242h\n- 1\n";
+        let key = RUN.queue_key(0);
+        let text =
+            format!("+ 0 msgqueue {key}\n= 0 msgqueue {key} 3 99\n+ 1 link learnns4242h\n- 1\n");
         assert_eq!(
-            pending(text, &RUN),
+            pending(&text, &RUN),
             vec![Undo::MsgQueue {
-                key: 5,
+                key,
                 made: Some((3, 99))
             }]
         );
         // A last line cut short by a kill was never acted on.
-        assert_eq!(pending("+ 0 msgqueue 5\n- 0", &RUN).len(), 1);
+        assert_eq!(pending(&format!("+ 0 msgqueue {key}\n- 0"), &RUN).len(), 1);
         assert_eq!(pending("+ 0 msgq", &RUN), vec![]);
+    }
+
+    #[test]
+    fn queue_keys_belong_to_their_run() {
+        let keys: Vec<i32> = (0..QUEUE_ATTEMPTS).map(|n| RUN.queue_key(n)).collect();
+        assert!(keys.iter().all(|k| *k > 0));
+        let other = RunId { start: 778, ..RUN };
+        assert!(keys.iter().all(|k| !other.owns_queue_key(*k)));
+        assert!(keys.iter().all(|k| RUN.owns_queue_key(*k)));
     }
 
     #[test]

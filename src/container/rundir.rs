@@ -34,10 +34,8 @@ pub fn path() -> Result<PathBuf> {
     // Unit tests make cgroups in fixture trees: their records stay in the
     // build directory, not in the host's /run.
     if cfg!(test) {
-        return Ok(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "target/unit-run-{}",
-            std::process::id()
-        )));
+        return Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("target/unit-run-{}", std::process::id())));
     }
     let uid = nix::unistd::geteuid();
     if uid.is_root() {

@@ -32,11 +32,12 @@ fn lists_key(ipcs: &str, key: i32) -> bool {
 }
 
 // ANCHOR: host_queue
-/// Make a queue on the host with a random key, as `ipcmk -Q` does; its
-/// record is in the journal before it exists.
+/// Make a queue on the host with a key of learnns's, as `ipcmk -Q` makes
+/// one with a random key; its record is in the journal before it exists.
 fn host_queue() -> Result<(i32, i32, Token)> {
-    loop {
-        let key = fastrand::i32(1..);
+    let run = cleanup::RunId::current();
+    for attempt in 0..cleanup::QUEUE_ATTEMPTS {
+        let key = run.queue_key(attempt);
         let token = cleanup::register(Undo::MsgQueue { key, made: None })?;
         match sys::msg_queue_create(key) {
             Ok(id) => {
@@ -54,6 +55,9 @@ fn host_queue() -> Result<(i32, i32, Token)> {
             }
         }
     }
+    Err(Error::Setup(
+        "every message queue key learnns tried is taken on this host.\n  fix: remove stale queues (`ipcs -q`, then `ipcrm -q ID`)".into(),
+    ))
 }
 // ANCHOR_END: host_queue
 

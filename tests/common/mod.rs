@@ -113,7 +113,8 @@ fn walk(dir: &Path, depth: usize, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Keys and ids of the System V objects (not their counters or times).
+/// Keys and ids of the System V objects (not their counters or times):
+/// `msg KEY ID`.
 fn ipc_objects() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for table in ["msg", "shm", "sem"] {
@@ -126,39 +127,161 @@ fn ipc_objects() -> BTreeSet<String> {
     out
 }
 
-/// learnns processes, and any child this test process has left behind.
-fn processes() -> BTreeSet<String> {
-    let me = std::process::id() as i32;
+/// One process, as the fingerprint needs it.
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    comm: String,
+    state: char,
+}
+
+fn all_processes() -> Vec<Proc> {
     procfs::process::all_processes()
         .map(|all| {
             all.flatten()
                 .filter_map(|p| p.stat().ok())
-                .filter(|s| s.comm.starts_with("learnns") || s.ppid == me)
-                .map(|s| format!("{} {} {}", s.pid, s.comm, s.state))
+                .map(|s| Proc {
+                    pid: s.pid,
+                    ppid: s.ppid,
+                    comm: s.comm,
+                    state: s.state,
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// Is `pid` this test process or one of its descendants?
+fn ours(pid: i32, parents: &std::collections::HashMap<i32, i32>) -> bool {
+    let me = std::process::id() as i32;
+    let mut at = pid;
+    for _ in 0..64 {
+        if at == me {
+            return true;
+        }
+        match parents.get(&at) {
+            Some(&parent) if parent > 0 && parent != at => at = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// learnns runs on this machine that these tests did not start (a
+/// learner's open lesson or `learnns shell`, another workshop user): their
+/// PIDs, and what their journals say they hold. The tests look past them,
+/// so they pass beside them; a run of the tests' own is never foreign.
+struct Foreign {
+    runs: BTreeSet<i32>,
+    links: BTreeSet<String>,
+    cgroups: BTreeSet<String>,
+    queue_keys: BTreeSet<i32>,
+}
+
+impl Foreign {
+    fn now(procs: &[Proc]) -> Foreign {
+        use learnns::container::cleanup::{Undo, held_by_live_runs};
+        let parents = procs.iter().map(|p| (p.pid, p.ppid)).collect();
+        let runs: BTreeSet<i32> = procs
+            .iter()
+            .filter(|p| p.comm == "learnns" && !ours(p.pid, &parents))
+            .map(|p| p.pid)
+            .collect();
+        let mut foreign = Foreign {
+            runs,
+            links: BTreeSet::new(),
+            cgroups: BTreeSet::new(),
+            queue_keys: BTreeSet::new(),
+        };
+        for (run, held) in held_by_live_runs() {
+            if ours(run.pid, &parents) {
+                continue;
+            }
+            foreign.runs.insert(run.pid);
+            for undo in held {
+                match undo {
+                    Undo::Link { name } => {
+                        foreign.links.insert(name);
+                    }
+                    Undo::Cgroup { path } => {
+                        foreign.cgroups.insert(path.display().to_string());
+                    }
+                    Undo::MsgQueue { key, .. } => {
+                        foreign.queue_keys.insert(key);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        foreign
+    }
+
+    /// Is `pid` one of the foreign runs or started by one?
+    fn owns_process(&self, pid: i32, parents: &std::collections::HashMap<i32, i32>) -> bool {
+        let mut at = pid;
+        for _ in 0..64 {
+            if self.runs.contains(&at) {
+                return true;
+            }
+            match parents.get(&at) {
+                Some(&parent) if parent > 0 && parent != at => at = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+}
+
+/// learnns's processes (learnns, its containers' inits, keepers) and any
+/// child this test process has left behind, except those of foreign runs.
+fn processes(procs: &[Proc], foreign: &Foreign) -> BTreeSet<String> {
+    let me = std::process::id() as i32;
+    let parents = procs.iter().map(|p| (p.pid, p.ppid)).collect();
+    procs
+        .iter()
+        .filter(|p| p.comm.starts_with("learnns") || p.ppid == me)
+        .filter(|p| !foreign.owns_process(p.pid, &parents))
+        .map(|p| format!("{} {} {}", p.pid, p.comm, p.state))
+        .collect()
+}
+
 impl Fingerprint {
     pub fn take() -> Fingerprint {
+        let procs = all_processes();
+        let foreign = Foreign::now(&procs);
         let mut cgroups = BTreeSet::new();
         walk(Path::new("/sys/fs/cgroup"), 6, &mut cgroups);
+        cgroups.retain(|c| !foreign.cgroups.contains(c));
+        let mut links = names("/sys/class/net");
+        links.retain(|l| !foreign.links.contains(l));
+        let mut ipc = ipc_objects();
+        ipc.retain(|o| {
+            let key = o
+                .strip_prefix("msg ")
+                .and_then(|k| k.split_whitespace().next());
+            !key.and_then(|k| k.parse().ok())
+                .is_some_and(|k: i32| foreign.queue_keys.contains(&k))
+        });
+        let mut journals = names("/run/learnns");
+        journals.retain(|j| {
+            let pid = j.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            !pid.is_some_and(|p| foreign.runs.contains(&p))
+        });
         Fingerprint {
             mounts: std::fs::read_to_string("/proc/self/mountinfo")
                 .unwrap_or_default()
                 .lines()
                 .map(str::to_string)
                 .collect(),
-            links: names("/sys/class/net"),
+            links,
             netns: names("/run/netns"),
             cgroups,
             hostname: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            ipc: ipc_objects(),
-            processes: processes(),
-            journals: names("/run/learnns"),
+            ipc,
+            processes: processes(&procs, &foreign),
+            journals,
             temp_files: names(&std::env::temp_dir().to_string_lossy())
                 .into_iter()
                 .filter(|n| n.starts_with("learnns"))
