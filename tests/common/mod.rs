@@ -11,7 +11,12 @@ use std::process::{Command, Output, Stdio};
 /// Progress goes to a directory under target/, never to a real home, and
 /// never to a sudo user's.
 pub fn learnns(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_learnns"));
+    learnns_at(Path::new(env!("CARGO_BIN_EXE_learnns")), args)
+}
+
+/// [`learnns`] from another copy of the binary.
+pub fn learnns_at(program: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
     command
         .args(args)
         .env("NO_COLOR", "1")
@@ -337,6 +342,12 @@ pub struct OnTerminal {
 
 impl OnTerminal {
     pub fn start(args: &[&str]) -> OnTerminal {
+        OnTerminal::spawn(learnns(args))
+    }
+
+    /// A prepared learnns command (another binary, umask, environment) on
+    /// a pseudo-terminal.
+    pub fn spawn(mut command: Command) -> OnTerminal {
         use std::io::Read;
         let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
         // openpty's descriptors are inheritable: learnns must not get the
@@ -349,7 +360,7 @@ impl OnTerminal {
             .unwrap();
         }
         let slave = std::fs::File::from(pty.slave);
-        let child = learnns(args)
+        let child = command
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave)
@@ -437,6 +448,62 @@ impl OnTerminal {
         (status.code(), self.seen)
     }
 }
+
+/// Run `work` in a child process with the identity of `uid` (and the group
+/// of the same number), as another local user would: no account is
+/// needed. `work` must only make system calls (this test process has
+/// threads, so the child may not allocate). Returns its exit code.
+pub fn as_user(uid: u32, work: impl FnOnce() -> i32) -> i32 {
+    let pid = spawn_as(uid, work);
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+/// [`as_user`] without waiting: the child's PID, for the caller to stop
+/// (kill and waitpid) when done.
+pub fn spawn_as(uid: u32, work: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only makes system calls before _exit.
+    unsafe {
+        match libc::fork() {
+            -1 => panic!("fork failed"),
+            0 => {
+                let ok = libc::setgroups(0, std::ptr::null()) == 0
+                    && libc::setresgid(uid, uid, uid) == 0
+                    && libc::setresuid(uid, uid, uid) == 0;
+                libc::_exit(if ok { work() } else { 126 })
+            }
+            pid => pid,
+        }
+    }
+}
+
+/// A shell command run as `uid` (another local user, with no
+/// supplementary groups: std drops root's when it changes the uid).
+pub fn sh_as(uid: u32, script: &str) -> i32 {
+    use std::os::unix::process::CommandExt;
+    Command::new("sh")
+        .args(["-c", script])
+        .uid(uid)
+        .gid(uid)
+        .stdin(Stdio::null())
+        .status()
+        .unwrap()
+        .code()
+        .unwrap_or(1)
+}
+
+/// The other local user the attack tests play: an unprivileged uid with no
+/// account, made up for the test.
+pub const ATTACKER: u32 = 61_234;
+
+/// An ordinary learner (for rootless runs).
+pub const LEARNER: u32 = 65_534;
 
 /// The pause prompt every lesson shows between steps on a terminal.
 pub const PAUSE: &str = "Enter: next step";
