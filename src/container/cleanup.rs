@@ -307,6 +307,11 @@ pub fn register(undo: Undo) -> Result<Token> {
     };
     if let Some(text) = undo.to_text() {
         append(&format!("+ {token} {text}"))?;
+        // The worst instant before the object exists.
+        crate::failpoint::hit(&format!(
+            "recorded-{}",
+            text.split(' ').next().unwrap_or("")
+        ));
     }
     registry().entries.push((token, undo));
     Ok(Token(token))
@@ -402,6 +407,7 @@ pub fn private_file(label: &str, contents: &[u8], mode: u32) -> Result<(PathBuf,
             Mode::from_bits_truncate(mode),
         )
         .map_err(|e| Error::sys(format!("create {}/{name}", dir.display()), e))?;
+        crate::failpoint::hit("file-created");
         let mut file = fs::File::from(file);
         // The mode asked for, whatever the umask took away.
         nix::sys::stat::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))
