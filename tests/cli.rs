@@ -147,6 +147,80 @@ fn bad_input_for_every_command_is_a_usage_error_naming_the_problem() {
         (vec!["man", "learnns"], "unexpected argument"),
         (vec!["--color", "sometimes"], "invalid value"),
         (vec!["unknown-command"], "unrecognized subcommand"),
+        // Hostnames: what resolvers and /etc/hostname can hold.
+        (
+            vec!["run", "--uts", "--hostname", "", "--", "true"],
+            "1 to 64",
+        ),
+        (
+            vec!["run", "--uts", "--hostname", &"x".repeat(65), "--", "true"],
+            "(this one has 65)",
+        ),
+        (
+            vec!["run", "--uts", "--hostname", "a b", "--", "true"],
+            "' '",
+        ),
+        (
+            vec!["run", "--uts", "--hostname", "a\tb", "--", "true"],
+            "'\\t'",
+        ),
+        (
+            vec!["run", "--uts", "--hostname", "a\nb", "--", "true"],
+            "'\\n'",
+        ),
+        (
+            vec!["run", "--uts", "--hostname", "a/b", "--", "true"],
+            "'/'",
+        ),
+        // Limits the kernel would refuse.
+        (
+            vec!["run", "--all", "--pids-max", "4194305", "--", "true"],
+            "1..=4194304",
+        ),
+        (
+            vec![
+                "run",
+                "--time",
+                "--time-offset",
+                "99999999999",
+                "--",
+                "true",
+            ],
+            "the kernel accepts",
+        ),
+        (
+            vec![
+                "run",
+                "--time",
+                "--time-offset",
+                "-99999999999",
+                "--",
+                "true",
+            ],
+            "below 0",
+        ),
+        // Variables passed inside.
+        (
+            vec!["run", "--uts", "--env", "1A=x", "--", "true"],
+            "not a variable name",
+        ),
+        (
+            vec!["run", "--uts", "--env", "A-B=x", "--", "true"],
+            "not a variable name",
+        ),
+        (
+            vec![
+                "run",
+                "--uts",
+                "--env",
+                "LEARNNS_SURELY_UNSET",
+                "--",
+                "true",
+            ],
+            "no LEARNNS_SURELY_UNSET here",
+        ),
+        // A live quiz builds containers: bounded.
+        (vec!["quiz", "--live", "--count", "21"], "at most 20"),
     ] {
         let out = run(&args);
         let err = stderr(&out);
@@ -154,4 +228,83 @@ fn bad_input_for_every_command_is_a_usage_error_naming_the_problem() {
         assert!(err.contains(says), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}");
     }
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_quiet() {
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = learnns(&["man"]).stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    // A reader that stops after one line: learnns stops too, saying nothing.
+    let mut child = learnns(&["lesson", "0", "--no-pause"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(141)),
+        "{:?} {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("interrupted"), "{}", stderr(&out));
+}
+
+#[test]
+fn absurd_widths_are_clamped() {
+    let out = learnns(&["lessons"])
+        .env("COLUMNS", "99999999999")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = learnns(&["quiz", "--lesson", "1", "--count", "1"])
+        .env("COLUMNS", "18446744073709551615")
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(stdout(&out).lines().all(|l| l.chars().count() <= 1100));
+}
+
+#[test]
+fn a_fifo_where_progress_is_kept_never_hangs_learnns() {
+    let state = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fifo-state-{}", std::process::id()));
+    std::fs::create_dir_all(state.join("learnns")).unwrap();
+    let fifo = state.join("learnns/progress.toml");
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut child = learnns(&[])
+        .env("XDG_STATE_HOME", &state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("learnns hangs on a FIFO at progress.toml");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&state);
 }

@@ -256,3 +256,159 @@ fn every_lesson_twenty_times_leaves_nothing() {
     assert_host_unchanged(&before, "20 runs of every lesson");
     eprintln!("every lesson 20 times: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_kill_at_every_creating_call_is_undone_by_the_next_start() {
+    if !privileged("failpoints") {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let _guard = serial();
+    // Each step that makes something on the host, with a lesson that takes
+    // it: right before the object exists (its record is written) and right
+    // after (its identity is not yet).
+    let points = [
+        ("journal-created", "2"),
+        ("recorded-msgqueue", "2"),
+        ("msgget", "2"),
+        ("recorded-cgroup", "7"),
+        ("cgroup-mkdir", "7"),
+        ("recorded-link", "5"),
+        ("link-add", "5"),
+        ("recorded-file", "6"),
+        ("file-created", "6"),
+    ];
+    for (point, lesson) in points {
+        let before = Fingerprint::take();
+        let out = learnns(&["lesson", lesson, "--no-pause"])
+            .env("LEARNNS_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "lesson {lesson} reached {point}: {}",
+            stderr(&out)
+        );
+        let next = run(&["lessons"]);
+        assert!(next.status.success(), "{}", stderr(&next));
+        // Where the object already existed, the next start says it removed it.
+        if !point.starts_with("recorded-") && point != "journal-created" {
+            assert!(
+                stderr(&next).contains("cleaned up: removed"),
+                "after {point}: {}",
+                stderr(&next)
+            );
+        }
+        assert_host_unchanged(
+            &before,
+            &format!("a kill at {point} in lesson {lesson}, then a new start"),
+        );
+    }
+}
+
+#[test]
+fn a_signal_at_any_moment_of_any_lesson_exits_130_and_leaves_nothing() {
+    if !privileged("signals") {
+        return;
+    }
+    let _guard = serial();
+    let signals = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+    for (n, lesson) in common::lesson_numbers().into_iter().enumerate() {
+        for (i, signal) in signals.iter().enumerate() {
+            // Spread over the lesson; lesson 7 is mostly its fork bomb.
+            let delay = std::time::Duration::from_millis(20 + 45 * ((n * 3 + i) as u64 % 9));
+            let before = Fingerprint::take();
+            let child = learnns(&["lesson", &lesson.to_string(), "--no-pause"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), *signal);
+            let out = child.wait_with_output().unwrap();
+            let said = stderr(&out);
+            match out.status.code() {
+                // It had finished before the signal came.
+                Some(0) => assert!(stdout(&out).contains("done."), "{said}"),
+                Some(130) => assert!(
+                    said.contains("interrupted") && said.contains("undone")
+                        || said.contains("changed nothing"),
+                    "lesson {lesson}, {signal} after {delay:?}: {said}"
+                ),
+                other => {
+                    panic!("lesson {lesson}, {signal} after {delay:?}: exit {other:?}\n{said}")
+                }
+            }
+            assert_host_unchanged(&before, &format!("{signal} during lesson {lesson}"));
+        }
+    }
+}
+
+/// The processes whose command line contains `marker`.
+fn running(marker: &str) -> Vec<i32> {
+    procfs::process::all_processes()
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.cmdline().is_ok_and(|c| c.join(" ").contains(marker))
+                && p.stat().is_ok_and(|s| s.state != 'Z')
+        })
+        .map(|p| p.pid)
+        .collect()
+}
+
+#[test]
+fn a_shell_and_what_it_started_die_with_learnns() {
+    if !privileged("shell_dies") {
+        return;
+    }
+    let _guard = serial();
+    // Containers without a PID namespace (lessons 1 and 2, shell --upto
+    // 0..2) used to leave a root shell behind on a SIGKILL.
+    let cases: [(&[&str], usize); 5] = [
+        (&["lesson", "1"], 2),
+        (&["lesson", "2"], 3),
+        (&["lesson", "4"], 3),
+        (&["shell", "--upto", "0"], 0),
+        (&["shell", "--upto", "2"], 0),
+    ];
+    for (i, (args, pause)) in cases.into_iter().enumerate() {
+        let before = Fingerprint::take();
+        let shells_before = running("bash --norc --noprofile");
+        let mut term = OnTerminal::start(args);
+        if pause > 0 {
+            term.walk_to_pause(pause);
+            term.type_line("s");
+        }
+        term.wait_for("· inside]", 1);
+        // A job in the background, and one that left the shell's session.
+        let marker = format!("31{i}7{}", std::process::id() % 1000);
+        term.type_line(&format!("sleep {marker} & setsid sleep {marker}1 &"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while running(&format!("sleep {marker}")).len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "{}", term.seen);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let shells: Vec<i32> = running("bash --norc --noprofile")
+            .into_iter()
+            .filter(|pid| !shells_before.contains(pid))
+            .collect();
+        assert!(!shells.is_empty(), "{}", term.seen);
+        term.signal(Signal::SIGKILL);
+        let _ = term.finish();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let alive = |pids: &[i32]| pids.iter().any(|p| running("bash --norc").contains(p));
+        while !running(&format!("sleep {marker}")).is_empty() || alive(&shells) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{args:?}: processes outlived learnns: {:?}",
+                running(&format!("sleep {marker}"))
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let next = run(&["lessons"]);
+        assert!(next.status.success());
+        assert_host_unchanged(&before, &format!("SIGKILL of learnns {}", args.join(" ")));
+    }
+}

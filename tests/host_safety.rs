@@ -118,6 +118,31 @@ fn ctrl_c_at_every_pause_undoes_everything() {
 }
 
 #[test]
+fn after_a_shell_in_a_pid_namespace_the_pause_keys_still_work() {
+    if !privileged("shell_then_keys") {
+        return;
+    }
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let before = Fingerprint::take();
+    // Lesson 3's container (a PID namespace) exists from pause 3 on.
+    let mut term = OnTerminal::start(&["lesson", "3"]);
+    term.walk_to_pause(3);
+    term.type_line("s");
+    term.wait_for("· inside]", 1);
+    term.type_line("exit");
+    // Back at the same pause: learnns has the terminal again (it used to
+    // be stopped in the background here, and Enter went to the shell).
+    term.wait_for(PAUSE, 4);
+    term.type_line("");
+    term.wait_for(PAUSE, 5);
+    term.type_line("q");
+    let (code, screen) = term.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Stopped."), "{screen}");
+    assert_host_unchanged(&before, "s, exit, Enter, q in lesson 3");
+}
+
+#[test]
 fn quitting_at_a_pause_cleans_up_and_exits_0() {
     if !privileged("quit") {
         return;

@@ -347,7 +347,31 @@ impl OnTerminal {
 
     /// A prepared learnns command (another binary, umask, environment) on
     /// a pseudo-terminal.
-    pub fn spawn(mut command: Command) -> OnTerminal {
+    pub fn spawn(command: Command) -> OnTerminal {
+        OnTerminal::spawn_with(command, true)
+    }
+
+    /// Like [`OnTerminal::spawn`], but learnns is not this test's child:
+    /// started the way a learner's run would be, it belongs to init, and
+    /// to the tests it is someone else's run. Find its PID on the screen
+    /// or in /proc.
+    pub fn spawn_orphan(mut command: Command) -> OnTerminal {
+        // SAFETY: fork and _exit are async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || match libc::fork() {
+                -1 => Err(std::io::Error::last_os_error()),
+                0 => Ok(()),
+                _ => libc::_exit(0),
+            });
+        }
+        let mut term = OnTerminal::spawn_with(command, false);
+        // The go-between exits at once: reap it, or it lingers as a zombie
+        // child of the tests.
+        let _ = term.child.wait();
+        term
+    }
+
+    fn spawn_with(mut command: Command, controlling: bool) -> OnTerminal {
         use std::io::Read;
         let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
         // openpty's descriptors are inheritable: learnns must not get the
@@ -360,6 +384,18 @@ impl OnTerminal {
             .unwrap();
         }
         let slave = std::fs::File::from(pty.slave);
+        // As in a real terminal, learnns leads a session whose controlling
+        // terminal this is: job control (a shell inside taking the
+        // foreground, and giving it back) works as it would for a learner.
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                if controlling && (libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0) {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = command
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
@@ -433,6 +469,23 @@ impl OnTerminal {
 
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// For a run started with [`OnTerminal::spawn_orphan`]: wait until the
+    /// screen shows `last` (or the terminal closes), then collect it.
+    pub fn finish_orphan(mut self, last: &str) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.seen.contains(last) && std::time::Instant::now() < deadline {
+            match self
+                .output
+                .recv_timeout(std::time::Duration::from_millis(100))
+            {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(_) => {}
+            }
+        }
+        self.finish()
     }
 
     /// Wait for learnns to end and collect the rest of the screen.
