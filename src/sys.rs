@@ -140,17 +140,17 @@ impl Kernel {
     }
 
     /// Open `path` as an O_PATH descriptor: beneath a held mount when it is
-    /// in one, otherwise from the host's `/` (only learnns's own paths and
-    /// the host's system directories get here).
+    /// in one, never following a link there; otherwise from the host's `/`,
+    /// as the host lays it out (only the host's own system directories,
+    /// `/proc` and the stage, get here).
     fn open(&self, path: &Path) -> Result<OwnedFd> {
-        let flags = OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
         let opened = match self.holder(path) {
             Some((fd, rest)) if rest.as_os_str().is_empty() => {
                 fd.try_clone().map_err(|e| Error::io("dup", e))
             }
-            Some((fd, rest)) => {
-                nix::fcntl::openat2(fd, &rest, beneath(flags)).map_err(|e| Error::sys("", e))
-            }
+            Some((fd, rest)) => nix::fcntl::openat2(fd, &rest, beneath(flags | OFlag::O_NOFOLLOW))
+                .map_err(|e| Error::sys("", e)),
             None => nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| Error::sys("", e)),
         };
         opened.map_err(|e| match e {

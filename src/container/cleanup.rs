@@ -542,8 +542,8 @@ fn journals(dir: &Path) -> Vec<(RunId, String)> {
 }
 
 /// The changes that runs still going have recorded and not undone: what
-/// other learnns runs on this machine hold right now (for the tests'
-/// fingerprint, and for `doctor`).
+/// other learnns runs on this machine hold right now (the tests'
+/// fingerprint looks past them).
 pub fn held_by_live_runs() -> Vec<(RunId, Vec<Undo>)> {
     let Ok(Some(dir)) = rundir::RunDir::open_existing() else {
         return Vec::new();

@@ -182,6 +182,9 @@ pub fn locked<T>(work: impl FnOnce(&Path, &OwnedFd) -> Result<T>) -> Result<T> {
     if let Some(h) = guard.as_mut() {
         h.depth -= 1;
         if h.depth == 0 {
+            // Still holding the lock: a directory this run made and left
+            // empty goes (a run waiting for it notices and starts again).
+            remove_if_empty(&h.path);
             *guard = None; // unlocks
         }
     }

@@ -268,10 +268,15 @@ impl Fingerprint {
                 .is_some_and(|k: i32| foreign.queue_keys.contains(&k))
         });
         let mut journals = names("/run/learnns");
+        let all = journals.len();
         journals.retain(|j| {
             let pid = j.split('-').next().and_then(|p| p.parse::<i32>().ok());
             !pid.is_some_and(|p| foreign.runs.contains(&p))
         });
+        // The directory itself is learnns's to remove when it is empty.
+        if all == journals.len() && Path::new("/run/learnns").exists() {
+            journals.insert("(/run/learnns itself)".into());
+        }
         Fingerprint {
             mounts: std::fs::read_to_string("/proc/self/mountinfo")
                 .unwrap_or_default()
