@@ -11,55 +11,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 
 use common::{
-    ATTACKER, Fingerprint, LEARNER, OnTerminal, as_user, assert_host_unchanged, learnns,
-    privileged, run, sh_as, stderr, stdout,
+    ATTACKER, Fingerprint, LEARNER, OnTerminal, Scratch, as_user, assert_host_unchanged, learnns,
+    privileged, run, serial, sh_as, stderr, stdout,
 };
 use learnns::container::cleanup::RunId;
 use nix::sys::signal::Signal;
-
-/// Fingerprints are only meaningful one test at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A directory for one test, world-readable so other users can look in,
-/// removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    /// In the temporary directory, where other users can reach it (a clone
-    /// under /root would not be); not named learnns-*, which the host
-    /// fingerprint watches.
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("lnstest-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Scratch {
-    /// Outside /tmp, for what a namespace with its own /tmp must still see.
-    fn in_target(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("lnstest-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A file of root's that no attack may change: its content, mode and owner.
 struct Victim {

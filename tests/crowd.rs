@@ -6,15 +6,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
-use std::sync::Mutex;
 
-use common::{Fingerprint, OnTerminal, assert_host_unchanged, learnns, privileged, run, stdout};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::{
+    Fingerprint, OnTerminal, assert_host_unchanged, learnns, privileged, run, serial, stdout,
+};
 
 #[test]
 fn sixteen_of_each_network_and_ipc_lesson_at_once_pass_every_check() {

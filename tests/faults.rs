@@ -4,45 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
 use common::{
-    Fingerprint, OnTerminal, assert_host_unchanged, learnns, privileged, run, stderr, stdout,
+    Fingerprint, OnTerminal, Scratch, assert_host_unchanged, learnns, privileged, run, serial,
+    stderr, stdout,
 };
 use nix::sys::signal::Signal;
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A scratch directory that is not a learnns temp file, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("faults-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn script(&self, name: &str, body: &str) {
-        use std::os::unix::fs::PermissionsExt;
-        let path = self.0.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 #[test]
 fn learnns_killed_in_lesson_4_leaves_nothing_after_the_next_start() {

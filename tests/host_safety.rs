@@ -5,20 +5,15 @@
 
 mod common;
 
-use std::sync::Mutex;
-
 use common::{Fingerprint, OnTerminal, PAUSE, assert_host_unchanged, privileged, run, stderr};
 use nix::sys::signal::Signal;
-
-/// Fingerprints are only meaningful when nothing else here runs learnns.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn every_lesson_and_run_leaves_the_host_unchanged() {
     if !privileged("host_unchanged") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     let lessons: Vec<String> = common::lesson_numbers()
         .iter()
         .map(|n| n.to_string())
@@ -83,7 +78,7 @@ fn ctrl_c_at_every_pause_undoes_everything() {
     if !privileged("ctrl_c") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     for lesson in common::lesson_numbers() {
         let done = format!("Lesson {lesson} done.");
         for pause in 1.. {
@@ -122,7 +117,7 @@ fn after_a_shell_in_a_pid_namespace_the_pause_keys_still_work() {
     if !privileged("shell_then_keys") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     let before = Fingerprint::take();
     // Lesson 3's container (a PID namespace) exists from pause 3 on.
     let mut term = OnTerminal::start(&["lesson", "3"]);
@@ -147,7 +142,7 @@ fn quitting_at_a_pause_cleans_up_and_exits_0() {
     if !privileged("quit") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     let before = Fingerprint::take();
     let (mut term, id) = lesson_2_paused_with_queue();
     term.type_line("q");
@@ -163,7 +158,7 @@ fn a_killed_run_is_cleaned_up_by_the_next_start() {
     if !privileged("sigkill_recovery") {
         return;
     }
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     let before = Fingerprint::take();
     let (term, id) = lesson_2_paused_with_queue();
     term.signal(Signal::SIGKILL);
@@ -191,7 +186,7 @@ fn killed_at_pause(
     pause: usize,
     made: impl Fn(u32) -> Vec<(std::path::PathBuf, String)>,
 ) {
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = common::serial();
     let before = Fingerprint::take();
     let mut term = OnTerminal::start(&["lesson", lesson]);
     term.walk_to_pause(pause);

@@ -79,6 +79,54 @@ pub fn privileged(test: &str) -> bool {
     false
 }
 
+/// Fingerprints are only meaningful while nothing else in this test binary
+/// runs learnns: tests that take them hold this.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A scratch directory, removed at the end. Not named learnns-*, which the
+/// host fingerprint watches.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    /// In the temporary directory, where other users can reach it (a clone
+    /// under /root would not be).
+    pub fn new(name: &str) -> Scratch {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lnstest-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch(dir)
+    }
+
+    /// In the build directory, for what a namespace with a /tmp of its own
+    /// must still see.
+    pub fn in_target(name: &str) -> Scratch {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("lnstest-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// A shell script `name` in it.
+    pub fn script(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Everything on the host that a learnns run could change, and must not.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fingerprint {
