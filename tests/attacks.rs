@@ -126,7 +126,8 @@ fn in_attacked_tmp(mut command: Command, plant: Plant, run_as: Option<u32>) -> O
 }
 
 /// A place outside /tmp that every user can reach (a clone under /root is
-/// not), for the learner's home and a copy of the binary.
+/// not) and that a namespace with a /tmp of its own still sees (a clone
+/// under /tmp is hidden there): a copy of the binary, the learner's home.
 struct Reachable(PathBuf);
 
 impl Reachable {
@@ -189,8 +190,10 @@ fn links_planted_at_every_predictable_name_reach_nothing() {
         return;
     }
     let _guard = serial();
-    let scratch = Scratch::in_target("links");
-    let victim = Victim::new(&scratch.0);
+    // Everything the namespace must see lives outside /tmp (a clone, and so
+    // the binary, may well be under /tmp).
+    let reach = Reachable::new();
+    let victim = Victim::new(&reach.0);
     // Every name under /tmp that an earlier learnns wrote as root, for the
     // next few hundred PIDs, and the rootless journal directories.
     let next: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
@@ -218,12 +221,14 @@ fn links_planted_at_every_predictable_name_reach_nothing() {
     };
     let before = Fingerprint::take();
     for lesson in ["2", "5", "6", "7"] {
-        let out = in_attacked_tmp(learnns(&["lesson", lesson, "--no-pause"]), plant(), None);
+        let mut command =
+            common::learnns_at(&reach.0.join("learnns"), &["lesson", lesson, "--no-pause"]);
+        command.env("XDG_STATE_HOME", reach.0.join("state"));
+        let out = in_attacked_tmp(command, plant(), None);
         assert!(out.status.success(), "lesson {lesson}: {}", stderr(&out));
         assert!(!stdout(&out).contains('✗'), "{}", stdout(&out));
     }
     // A rootless learner too (no XDG_RUNTIME_DIR: the journal goes home).
-    let reach = Reachable::new();
     let out = in_attacked_tmp(
         reach.learner_command("lesson 2 --no-pause", &[]),
         plant(),

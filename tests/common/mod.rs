@@ -102,16 +102,6 @@ impl Scratch {
         Scratch(dir)
     }
 
-    /// In the build directory, for what a namespace with a /tmp of its own
-    /// must still see.
-    pub fn in_target(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("lnstest-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
     /// A shell script `name` in it.
     pub fn script(&self, name: &str, body: &str) {
         use std::os::unix::fs::PermissionsExt;
