@@ -220,26 +220,24 @@ fn run_command(args: RunArgs) -> Result<i32> {
 }
 // ANCHOR_END: run_command
 
-/// Open a user's root tree. As root, its programs run as the real root
-/// unless there is a user namespace: then root inside is the tree's owner;
-/// otherwise the tree must be root's (or the sudo caller's) and nobody
-/// else's to change.
+/// Open a user's root tree. As root, its programs act with root's power
+/// over files unless a user namespace maps root inside to someone else:
+/// then root inside is the tree's owner. When that would be root itself,
+/// or without a user namespace, the whole tree must be root's (or the sudo
+/// caller's) and nobody else's to change.
 fn user_root(dir: &std::path::Path, spec: &mut Spec) -> Result<rootfs::UserTree> {
     let tree = rootfs::open_user_root(dir)?;
     if !nix::unistd::geteuid().is_root() {
         return Ok(tree);
     }
-    if spec.kinds.contains(Kind::User) {
-        let (uid, gid) = tree.owner;
-        if uid != 0 {
-            spec.id_map = Some(container::IdMap { uid, gid, count: 1 });
-        }
+    let (uid, gid) = tree.owner;
+    if spec.kinds.contains(Kind::User) && uid != 0 {
+        spec.id_map = Some(container::IdMap { uid, gid, count: 1 });
         return Ok(tree);
     }
-    let mut trusted = vec![(0, 0)];
-    let sudo = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
-    if let (Some(uid), Some(gid)) = (sudo("SUDO_UID"), sudo("SUDO_GID")) {
-        trusted.push((uid, gid));
+    let mut trusted = vec![0];
+    if let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|v| v.parse().ok()) {
+        trusted.push(uid);
     }
     rootfs::check_trusted(&tree, &trusted)?;
     Ok(tree)

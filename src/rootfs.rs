@@ -5,6 +5,7 @@
 //! takes a tree of the user's (a busybox or Alpine root) instead.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -141,63 +142,106 @@ pub fn open_user_root(dir: &Path) -> Result<UserTree> {
     })
 }
 
-/// As root, refuse a tree that a user other than `trusted` owns or can
-/// change: without a user namespace its programs run as the real root of
-/// this machine, so whoever can change them could act as root. Looks at the
-/// top directory and everything directly in it (bin, usr, etc, ...).
-pub fn check_trusted(tree: &UserTree, trusted: &[(u32, u32)]) -> Result<()> {
+/// As root, refuse a tree that anyone but `trusted` (root, and the user
+/// who ran sudo) owns or can change, anywhere in it: its programs run with
+/// root's power over files, so whoever can change one could act as root.
+/// The whole tree is walked by descriptor, without following links; what
+/// learnns mounts over (proc, sys, dev) is not looked into.
+pub fn check_trusted(tree: &UserTree, trusted: &[u32]) -> Result<()> {
     let Some(fd) = tree.fd() else {
         return Ok(());
     };
+    let dir = tree.path.display();
+    let refuse = |path: &Path, why: String| {
+        let user = match tree.owner.0 {
+            0 => String::new(),
+            uid => format!(
+                "add --user (root inside is then {} on the host), or ",
+                crate::inspect::user_name(uid)
+            ),
+        };
+        Error::Usage(format!(
+            "--rootfs {dir}: {} {why}; the tree's programs would run with the power of this machine's root over files, so whoever can change them could act as root.\n  fix: {user}make the whole tree root's own: sudo chown -R root: {dir} && sudo chmod -R go-w {dir}",
+            path.display(),
+        ))
+    };
     let top = nix::sys::stat::fstat(fd).map_err(|e| Error::sys("stat", e))?;
-    let mut entries = vec![(tree.path.clone(), top)];
+    if let Some(why) = untrusted(&top, trusted) {
+        return Err(refuse(&tree.path, why));
+    }
+    let mut seen = 0;
+    walk_trusted(fd, &tree.path, true, trusted, &mut seen).map_err(|(path, why)| refuse(&path, why))
+}
+
+/// The most entries a tree may have for learnns to check it.
+const MAX_ENTRIES: usize = 2_000_000;
+
+/// Check every entry below the directory open at `dir`; the first that is
+/// not to be trusted, with the reason.
+fn walk_trusted(
+    dir: BorrowedFd,
+    path: &Path,
+    top: bool,
+    trusted: &[u32],
+    seen: &mut usize,
+) -> std::result::Result<(), (PathBuf, String)> {
+    let unreadable = |e: nix::Error| (path.to_path_buf(), format!("cannot be read ({e})"));
     let listing = nix::dir::Dir::openat(
-        fd,
+        dir,
         ".",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| Error::sys(format!("ls {}", tree.path.display()), e))?;
-    for entry in listing.into_iter().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "." || name == ".." {
+    .map_err(unreadable)?;
+    let mut subdirs = Vec::new();
+    for entry in listing.into_iter() {
+        let entry = entry.map_err(unreadable)?;
+        let name = entry.file_name().to_owned();
+        if name.as_bytes() == b"." || name.as_bytes() == b".." {
             continue;
         }
-        if let Ok(stat) =
-            nix::sys::stat::fstatat(fd, name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-        {
-            entries.push((tree.path.join(&name), stat));
+        *seen += 1;
+        if *seen > MAX_ENTRIES {
+            return Err((
+                path.to_path_buf(),
+                format!("has more than {MAX_ENTRIES} entries to check"),
+            ));
+        }
+        let here = path.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+        let stat = nix::sys::stat::fstatat(
+            dir,
+            name.as_c_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| (here.clone(), format!("cannot be read ({e})")))?;
+        if let Some(why) = untrusted(&stat, trusted) {
+            return Err((here, why));
+        }
+        let mounted_over = top && matches!(name.as_bytes(), b"proc" | b"sys" | b"dev");
+        if stat.st_mode & libc::S_IFMT == libc::S_IFDIR && !mounted_over {
+            subdirs.push((name, here));
         }
     }
-    for (path, stat) in entries {
-        if let Some(why) = untrusted(&stat, trusted) {
-            let user = match tree.owner.0 {
-                0 => String::new(),
-                uid => format!(
-                    "add --user (root inside is then {} on the host), or ",
-                    crate::inspect::user_name(uid)
-                ),
-            };
-            let dir = tree.path.display();
-            return Err(Error::Usage(format!(
-                "--rootfs {dir}: {} {why}; without a user namespace the tree's programs run as the real root of this machine, so whoever can change them could act as root.\n  fix: {user}make the tree root's own: sudo chown -R root: {dir} && sudo chmod -R go-w {dir}",
-                path.display(),
-            )));
-        }
+    for (name, here) in subdirs {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let sub = nix::fcntl::openat(dir, name.as_c_str(), flags, Mode::empty())
+            .map_err(|e| (here.clone(), format!("cannot be read ({e})")))?;
+        walk_trusted(sub.as_fd(), &here, false, trusted, seen)?;
     }
     Ok(())
 }
 
 /// Why a file of a tree is not to be trusted, if it is not. Links are
-/// judged by the directory they are in.
-fn untrusted(stat: &FileStat, trusted: &[(u32, u32)]) -> Option<String> {
+/// judged by the directory they are in. A group may write only if it is
+/// root's: a user's primary group is often shared.
+fn untrusted(stat: &FileStat, trusted: &[u32]) -> Option<String> {
     let kind = stat.st_mode & libc::S_IFMT;
     if kind == libc::S_IFLNK {
         return None;
     }
     let mode = stat.st_mode & 0o7777;
     let sticky_dir = kind == libc::S_IFDIR && mode & 0o1000 != 0;
-    if !trusted.iter().any(|(uid, _)| *uid == stat.st_uid) {
+    if !trusted.contains(&stat.st_uid) {
         return Some(format!(
             "belongs to {}",
             crate::inspect::user_name(stat.st_uid)
@@ -206,7 +250,7 @@ fn untrusted(stat: &FileStat, trusted: &[(u32, u32)]) -> Option<String> {
     if mode & 0o002 != 0 && !sticky_dir {
         return Some(format!("can be changed by every user (mode {mode:o})"));
     }
-    if mode & 0o020 != 0 && !trusted.iter().any(|(_, gid)| *gid == stat.st_gid) {
+    if mode & 0o020 != 0 && stat.st_gid != 0 && !sticky_dir {
         return Some(format!(
             "can be changed by group {} (mode {mode:o})",
             stat.st_gid

@@ -649,3 +649,60 @@ fn a_rootfs_tree_swapped_during_set_up_never_reaches_the_host() {
     );
     assert_host_unchanged(&before, "a --rootfs tree swapped during set-up");
 }
+
+#[test]
+fn a_tree_with_anything_another_user_can_change_is_refused_as_root() {
+    if !privileged("rootfs_trust") {
+        return;
+    }
+    let _guard = serial();
+    let scratch = Scratch::new("trust");
+    let tree = scratch.0.join("tree");
+    for dir in ["bin", "usr/local/bin", "proc", "dev", "sys", "tmp"] {
+        std::fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    std::fs::write(tree.join("bin/sh"), "").unwrap();
+    std::fs::set_permissions(tree.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let dir = tree.display().to_string();
+    let refused = |args: &[&str], sudo: Option<u32>, what: &str| {
+        let mut command = learnns(args);
+        if let Some(uid) = sudo {
+            command
+                .env("SUDO_UID", uid.to_string())
+                .env("SUDO_GID", "100");
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(stderr(&out).contains("chown -R root:"), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let plain = ["run", "--mnt", "--pid", "--rootfs", &dir, "--", "/bin/sh"];
+    let user = ["run", "--mnt", "--user", "--rootfs", &dir, "--", "/bin/sh"];
+    // Root's own tree, a sticky world-writable /tmp in it: trusted.
+    let out = learnns(&plain).output().unwrap();
+    assert_ne!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A directory deep inside that another user owns: refused, with or
+    // without --user (root inside would still be the host's root).
+    let deep = tree.join("usr/local/bin");
+    nix::unistd::chown(&deep, Some(ATTACKER.into()), None).unwrap();
+    let said = refused(&plain, None, "an attacker's directory deep inside");
+    assert!(
+        said.contains("usr/local/bin") && said.contains(&format!("uid {ATTACKER}")),
+        "{said}"
+    );
+    refused(&user, None, "the same with --user");
+    nix::unistd::chown(&deep, Some(0.into()), None).unwrap();
+    // Group-writable for the sudo caller's group (often shared): refused.
+    nix::unistd::chown(&deep, None, Some(100.into())).unwrap();
+    std::fs::set_permissions(&deep, std::fs::Permissions::from_mode(0o775)).unwrap();
+    refused(&plain, Some(1000), "group-writable for the caller's group");
+    std::fs::set_permissions(&deep, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A file that every user may write.
+    std::fs::write(tree.join("usr/local/bin/id"), "").unwrap();
+    std::fs::set_permissions(
+        tree.join("usr/local/bin/id"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    refused(&plain, None, "a world-writable program");
+}
