@@ -98,6 +98,38 @@ pub const BLOCKED: &[(&str, i64)] = &[
     ("acct", libc::SYS_acct),
 ];
 
+/// A filter for a command that gets the caller's terminal (`learnns run`
+/// on a terminal): the ioctls that push characters into a terminal's input
+/// (TIOCSTI) or its console (TIOCLINUX) fail with EPERM, so a program of a
+/// tree nobody vetted cannot type a command into the caller's shell, to run
+/// as the caller once the container has ended. bubblewrap does the same;
+/// kernels from 6.2 can also turn TIOCSTI off for everyone
+/// (`dev.tty.legacy_tiocsti=0`).
+pub fn terminal_filter() -> Result<BpfProgram> {
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let arch = TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| Error::Setup(format!("seccomp on this CPU: {e}")))?;
+    let fail = |e: seccompiler::BackendError| Error::Setup(format!("seccomp filter: {e}"));
+    // The request is an unsigned int to the kernel: compare its low 32 bits.
+    let request = |value: libc::c_ulong| {
+        SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
+            .and_then(|c| SeccompRule::new(vec![c]))
+            .map_err(fail)
+    };
+    let rules = BTreeMap::from([(
+        libc::SYS_ioctl,
+        vec![request(libc::TIOCSTI)?, request(libc::TIOCLINUX)?],
+    )]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(fail)?;
+    filter.try_into().map_err(fail)
+}
+
 /// Compile the filter: every call in [`BLOCKED`] fails with EPERM, every
 /// other call is allowed. The kernel runs this BPF program on each system
 /// call the process makes, from now on and in all its children.

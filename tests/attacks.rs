@@ -706,3 +706,43 @@ fn a_tree_with_anything_another_user_can_change_is_refused_as_root() {
     .unwrap();
     refused(&plain, None, "a world-writable program");
 }
+
+#[test]
+fn a_command_run_on_a_terminal_cannot_type_into_it() {
+    if !privileged("tiocsti") {
+        return;
+    }
+    let _guard = serial();
+    // TIOCSTI pushes a character into the terminal's input: after the
+    // container ended, the caller's shell would read and run it. perl is
+    // part of every Debian (perl-base) and does the ioctl without a compiler.
+    let push =
+        "my $c = 'x'; ioctl(STDIN, 0x5412, $c) ? print \"typed\\n\" : print \"refused: $!\\n\"";
+    for kinds in [&["--uts"][..], &["--user", "--mnt", "--pid"][..]] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(kinds);
+        args.extend_from_slice(&["--", "perl", "-e", push]);
+        let term = OnTerminal::start(&args);
+        let (code, screen) = term.finish();
+        assert_eq!(code, Some(0), "{screen}");
+        assert!(
+            screen.contains("refused: Operation not permitted"),
+            "{kinds:?}: {screen}"
+        );
+    }
+    // Without a terminal there is nothing to type into, and no filter.
+    let out = run(&[
+        "run",
+        "--uts",
+        "--",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        stdout(&out).split_whitespace().nth(1),
+        Some("0"),
+        "{}",
+        stdout(&out)
+    );
+}

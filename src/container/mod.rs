@@ -673,6 +673,10 @@ fn child_main(
         }
     }
     setup_inside(&mut sys::Kernel::new(outside), spec)?;
+    // `learnns run`'s command, which may come from a tree nobody vetted.
+    if matches!(init, Some(Init::Exec(_, None))) && on_a_terminal() {
+        sys::install_seccomp(&security::terminal_filter()?)?;
+    }
     security::apply(&spec.layers)?;
     match init {
         Some(Init::Hold) | None => {
@@ -712,6 +716,14 @@ fn child_main(
             Err(Error::sys(format!("exec {}", argv[0]), err))
         }
     }
+}
+
+/// Does this process have a terminal on its standard input or output?
+fn on_a_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+        || std::io::stdout().is_terminal()
+        || std::io::stderr().is_terminal()
 }
 
 /// Write to the sync pipe from the child; a failure means the parent is gone,
