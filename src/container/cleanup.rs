@@ -48,14 +48,23 @@ pub struct RunId {
 }
 
 impl RunId {
-    /// This run.
+    /// This run, as /proc shows it: PID and start time from one reading of
+    /// /proc/self/stat. (getpid would be wrong in a PID namespace that
+    /// still has the host's /proc, e.g. learnns run from `learnns shell
+    /// --upto 3`: PID 3 there is some host process.)
     pub fn current() -> RunId {
         static ME: OnceLock<RunId> = OnceLock::new();
         *ME.get_or_init(|| {
-            let pid = std::process::id() as i32;
-            RunId {
-                pid,
-                start: process_start(pid).unwrap_or(0),
+            match procfs::process::Process::myself().and_then(|p| p.stat()) {
+                Ok(stat) => RunId {
+                    pid: stat.pid,
+                    start: stat.starttime,
+                },
+                // No /proc at all: nothing else could check this run either.
+                Err(_) => RunId {
+                    pid: std::process::id() as i32,
+                    start: 0,
+                },
             }
         })
     }
