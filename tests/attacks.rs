@@ -417,7 +417,9 @@ fn a_stale_journal_naming_others_objects_undoes_none_of_them() {
         pid: net_run.pid,
         start: net_run.start.saturating_sub(1),
     };
-    let attacker_key = stale.queue_key(0);
+    // (Its salt as if it had leaked: another user cannot read a journal.)
+    let salt = 0x5eed;
+    let attacker_key = stale.queue_key(salt, 0);
     let attacker_queue = queue_as(ATTACKER, attacker_key);
     let cgroup_of_stale = cgroup.replace(
         &format!("learnns-{}-{}-", cg_run.pid, cg_run.start),
@@ -437,10 +439,13 @@ fn a_stale_journal_naming_others_objects_undoes_none_of_them() {
         format!("file {}-{}-host-file", ipc_run.pid, ipc_run.start),
         "process 1".into(),
     ];
-    let text: String = records
-        .iter()
-        .enumerate()
-        .map(|(n, r)| format!("+ {n} {r}\n"))
+    let text: String = std::iter::once(format!("salt {salt:x}\n"))
+        .chain(
+            records
+                .iter()
+                .enumerate()
+                .map(|(n, r)| format!("+ {n} {r}\n")),
+        )
         .collect();
     let stale_path = format!("/run/learnns/{}-{}.journal", stale.pid, stale.start);
     std::fs::write(&stale_path, text).unwrap();

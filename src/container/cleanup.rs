@@ -39,6 +39,14 @@ pub const PREFIX: &str = "learnns";
 /// may hold one).
 pub const QUEUE_ATTEMPTS: u32 = 16;
 
+/// This run's secret salt for its queue keys: random, and written first
+/// into its journal.
+pub fn salt() -> u64 {
+    static SALT: OnceLock<u64> = OnceLock::new();
+    // fastrand's global generator is seeded from the OS's randomness.
+    *SALT.get_or_init(|| fastrand::u64(..))
+}
+
 /// One run of learnns: its PID and when it started (clock ticks after boot,
 /// as in /proc/PID/stat). The pair names exactly one process ever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,20 +90,23 @@ impl RunId {
     }
 
     /// The key of the `attempt`th message queue this run makes: derived
-    /// from the run, so a journal can only ever name its own run's queues.
-    pub fn queue_key(&self, attempt: u32) -> i32 {
+    /// from the run and its secret salt (in its journal, which only its
+    /// user can read), so a journal can only ever name its own run's
+    /// queues, and nobody can take the keys first.
+    pub fn queue_key(&self, salt: u64, attempt: u32) -> i32 {
         // FNV-1a: stable across builds, unlike std's hasher.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in format!("learnns queue {} {} {attempt}", self.pid, self.start).bytes() {
+        let text = format!("learnns queue {} {} {salt} {attempt}", self.pid, self.start);
+        for byte in text.bytes() {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
         }
         // Positive and never 0 (IPC_PRIVATE).
         ((hash >> 33) as i32).max(1)
     }
 
-    /// Is `key` one this run would have made?
-    fn owns_queue_key(&self, key: i32) -> bool {
-        (0..QUEUE_ATTEMPTS).any(|n| self.queue_key(n) == key)
+    /// Is `key` one this run would have made with `salt`?
+    fn owns_queue_key(&self, salt: u64, key: i32) -> bool {
+        (0..QUEUE_ATTEMPTS).any(|n| self.queue_key(salt, n) == key)
     }
 
     /// The name of a file of this run in the private directory.
@@ -162,16 +173,21 @@ impl Undo {
         })
     }
 
-    /// Read a record of run `run`. Anything but learnns's own kinds of
-    /// object, named the way `run` names them, is refused.
-    fn from_text(words: &[&str], run: &RunId) -> Option<Undo> {
+    /// Read a record of run `run`, whose journal gave `salt`. Anything but
+    /// learnns's own kinds of object, named the way `run` names them, is
+    /// refused.
+    fn from_text(words: &[&str], run: &RunId, salt: Option<u64>) -> Option<Undo> {
+        let ours = |key: &str| {
+            let key = key.parse().ok()?;
+            run.owns_queue_key(salt?, key).then_some(key)
+        };
         match words {
             ["msgqueue", key] => Some(Undo::MsgQueue {
-                key: key.parse().ok().filter(|k| run.owns_queue_key(*k))?,
+                key: ours(key)?,
                 made: None,
             }),
             ["msgqueue", key, id, ctime] => Some(Undo::MsgQueue {
-                key: key.parse().ok().filter(|k| run.owns_queue_key(*k))?,
+                key: ours(key)?,
                 made: Some((id.parse().ok()?, ctime.parse().ok()?)),
             }),
             ["link", name] if *name == crate::network::veth_names_of(run).0 => Some(Undo::Link {
@@ -472,7 +488,11 @@ fn append(line: &str) -> Result<()> {
             )
             .map_err(|e| Error::sys(format!("create {}/{name}", dir.display()), e))?;
             crate::failpoint::hit("journal-created");
-            Ok(fs::File::from(file))
+            let mut file = fs::File::from(file);
+            // First of all, the salt its queue keys are made with.
+            file.write_all(format!("salt {:x}\n", salt()).as_bytes())
+                .map_err(|e| Error::io("write learnns's journal", e))?;
+            Ok(file)
         })?;
         reg.journal = Some(file);
     }
@@ -486,6 +506,7 @@ fn append(line: &str) -> Result<()> {
 /// that was not finished, oldest first.
 fn pending(text: &str, run: &RunId) -> Vec<Undo> {
     let mut state: BTreeMap<usize, Option<Undo>> = BTreeMap::new();
+    let mut salt = None;
     // A line cut short by a kill has no newline: it never happened.
     let complete = match text.rfind('\n') {
         Some(end) => &text[..end],
@@ -493,12 +514,16 @@ fn pending(text: &str, run: &RunId) -> Vec<Undo> {
     };
     for line in complete.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["salt", value] = words.as_slice() {
+            salt = salt.or(u64::from_str_radix(value, 16).ok());
+            continue;
+        }
         let Some(n) = words.get(1).and_then(|n| n.parse::<usize>().ok()) else {
             continue;
         };
         match words.first() {
             Some(&"+") | Some(&"=") => {
-                if let Some(undo) = Undo::from_text(&words[2..], run) {
+                if let Some(undo) = Undo::from_text(&words[2..], run, salt) {
                     state.insert(n, Some(undo));
                 }
             }
@@ -622,19 +647,24 @@ mod tests {
         start: 777,
     };
 
+    const SALT: u64 = 0x5eed;
+
     fn round_trip(undo: Undo) -> Vec<Undo> {
-        pending(&format!("+ 0 {}\n", undo.to_text().unwrap()), &RUN)
+        pending(
+            &format!("salt {SALT:x}\n+ 0 {}\n", undo.to_text().unwrap()),
+            &RUN,
+        )
     }
 
     #[test]
     fn journal_records_round_trip() {
         for undo in [
             Undo::MsgQueue {
-                key: RUN.queue_key(0),
+                key: RUN.queue_key(SALT, 0),
                 made: None,
             },
             Undo::MsgQueue {
-                key: RUN.queue_key(3),
+                key: RUN.queue_key(SALT, 3),
                 made: Some((3, 99)),
             },
             Undo::Link {
@@ -674,19 +704,17 @@ mod tests {
             "file 4242-777-x.journal",
             "",
         ] {
-            assert_eq!(
-                pending(&format!("+ 0 {foreign}\n"), &RUN),
-                vec![],
-                "{foreign}"
-            );
+            let journal = format!("salt {SALT:x}\n+ 0 {foreign}\n");
+            assert_eq!(pending(&journal, &RUN), vec![], "{foreign}");
         }
     }
 
     #[test]
     fn intent_then_made_then_done() {
-        let key = RUN.queue_key(0);
-        let text =
-            format!("+ 0 msgqueue {key}\n= 0 msgqueue {key} 3 99\n+ 1 link learnns4242h\n- 1\n");
+        let key = RUN.queue_key(SALT, 0);
+        let text = format!(
+            "salt {SALT:x}\n+ 0 msgqueue {key}\n= 0 msgqueue {key} 3 99\n+ 1 link learnns4242h\n- 1\n"
+        );
         assert_eq!(
             pending(&text, &RUN),
             vec![Undo::MsgQueue {
@@ -695,17 +723,24 @@ mod tests {
             }]
         );
         // A last line cut short by a kill was never acted on.
-        assert_eq!(pending(&format!("+ 0 msgqueue {key}\n- 0"), &RUN).len(), 1);
+        let cut = format!("salt {SALT:x}\n+ 0 msgqueue {key}\n- 0");
+        assert_eq!(pending(&cut, &RUN).len(), 1);
         assert_eq!(pending("+ 0 msgq", &RUN), vec![]);
     }
 
     #[test]
-    fn queue_keys_belong_to_their_run() {
-        let keys: Vec<i32> = (0..QUEUE_ATTEMPTS).map(|n| RUN.queue_key(n)).collect();
+    fn queue_keys_belong_to_their_run_and_salt() {
+        let keys: Vec<i32> = (0..QUEUE_ATTEMPTS)
+            .map(|n| RUN.queue_key(SALT, n))
+            .collect();
         assert!(keys.iter().all(|k| *k > 0));
         let other = RunId { start: 778, ..RUN };
-        assert!(keys.iter().all(|k| !other.owns_queue_key(*k)));
-        assert!(keys.iter().all(|k| RUN.owns_queue_key(*k)));
+        assert!(keys.iter().all(|k| !other.owns_queue_key(SALT, *k)));
+        assert!(keys.iter().all(|k| !RUN.owns_queue_key(SALT + 1, *k)));
+        assert!(keys.iter().all(|k| RUN.owns_queue_key(SALT, *k)));
+        // Without the salt line, no queue record is believed.
+        let key = keys[0];
+        assert_eq!(pending(&format!("+ 0 msgqueue {key}\n"), &RUN), vec![]);
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn lists_key(ipcs: &str, key: i32) -> bool {
 fn host_queue() -> Result<(i32, i32, Token)> {
     let run = cleanup::RunId::current();
     for attempt in 0..cleanup::QUEUE_ATTEMPTS {
-        let key = run.queue_key(attempt);
+        let key = run.queue_key(cleanup::salt(), attempt);
         let token = cleanup::register(Undo::MsgQueue { key, made: None })?;
         match sys::msg_queue_create(key) {
             Ok(id) => {
