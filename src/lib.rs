@@ -31,6 +31,7 @@ pub mod error;
 pub mod failpoint;
 pub mod fuzzing;
 pub mod icmp;
+pub mod ids;
 pub mod inspect;
 pub mod lessons;
 pub mod network;

@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 
 use super::Session;
-use crate::container::{IdMap, cleanup};
+use crate::container::cleanup;
 use crate::error::Result;
 use crate::ns::Kind;
 
-/// Root inside becomes this host ID when learnns runs as root: far above
-/// any real user's or any /etc/subuid range in common use.
-pub const FIRST_HOST_ID: u32 = 1_000_000_000;
+/// How many IDs the container gets when learnns runs as root: root inside
+/// becomes the first of a range of host IDs nobody on this machine uses.
 pub const COUNT: u32 = 65536;
 
 /// Where the host's file appears inside the container.
@@ -27,13 +26,12 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("Root inside, somebody else outside");
     let root = nix::unistd::geteuid().is_root();
     let bound = s.has(Kind::Mnt) && root;
-    if root {
-        s.spec.id_map = Some(IdMap {
-            uid: FIRST_HOST_ID,
-            gid: FIRST_HOST_ID,
-            count: COUNT,
-        });
-    }
+    let unused = if root {
+        Some(crate::ids::unused(COUNT, 0)?)
+    } else {
+        None
+    };
+    s.spec.id_map = unused;
     let host_file = if bound { Some(host_file()?) } else { None };
     if let Some((path, _)) = &host_file {
         s.spec.binds.push((path.clone(), PathBuf::from(INSIDE)));
@@ -42,10 +40,9 @@ pub fn steps(s: &mut Session) -> Result<()> {
     let pid = s.start_container()?.pid;
     let (_, id) = s.observe(&["id"])?;
     let (_, map) = s.observe(&["cat", "/proc/self/uid_map"])?;
-    let expected = if root {
-        FIRST_HOST_ID
-    } else {
-        nix::unistd::geteuid().as_raw()
+    let expected = match unused {
+        Some(map) => map.uid,
+        None => nix::unistd::geteuid().as_raw(),
     };
     let fields: Vec<&str> = map.text.split_whitespace().collect();
     s.check(

@@ -243,12 +243,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
         Template::RootIs => {
             let mut spec = Spec::new(KindSet::new().with(Kind::User));
             if root() {
-                let first = 100_000 * rng.u32(10..100);
-                spec.id_map = Some(crate::container::IdMap {
-                    uid: first,
-                    gid: first,
-                    count: 65536,
-                });
+                spec.id_map = Some(crate::ids::unused(65536, rng.u32(0..1000))?);
             }
             let container = Container::start(&spec)?;
             let b = container.pid.as_raw();
