@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
 use crate::error::{Error, Result};
+use crate::sys;
 
 /// Where cgroup file systems are mounted on every distribution.
 pub const ROOT: &str = "/sys/fs/cgroup";
@@ -332,15 +332,19 @@ pub fn remove(dir: &Path) -> Result<bool> {
     if !dir.is_dir() {
         return Ok(false);
     }
+    // cgroup v2 kills everything inside at once, with nothing to race
+    // (never created: on v1 there is no such file).
+    if let Ok(mut kill) = fs::File::options().write(true).open(dir.join("cgroup.kill")) {
+        let _ = std::io::Write::write_all(&mut kill, b"1");
+    }
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        let pids: Vec<i32> = procs
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        for pid in &pids {
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
+            // A PID read here may be another process's by the time it is
+            // signalled: the kill goes to the very process found in it.
+            sys::kill_if_in_cgroup(pid, name);
         }
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(true),

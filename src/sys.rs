@@ -727,20 +727,34 @@ fn kill_everything_left(command: libc::pid_t, children: Option<&OwnedFd>) {
         // SAFETY: reads into a buffer of the length given.
         let listed =
             unsafe { libc::pread(children.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        for word in buf[..listed.max(0) as usize].split(|b| *b == b' ') {
+        // Each child is "PID " and the kernel hands out whole entries; still,
+        // only what a space ends is a PID.
+        let read = &buf[..listed.max(0) as usize];
+        let whole = &read[..read.iter().rposition(|b| *b == b' ').unwrap_or(0)];
+        let mut any = false;
+        for word in whole.split(|b| *b == b' ') {
             if let Some(pid) = std::str::from_utf8(word)
                 .ok()
                 .and_then(|w| w.trim().parse::<i32>().ok())
             {
-                // SAFETY: a child of ours, listed by the kernel just now.
+                any = true;
+                // SAFETY: a child of ours (not yet reaped, so its PID is
+                // still its own), listed by the kernel just now.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
+        if !any {
+            return;
+        }
+        // Reap one (waiting for it), then whoever else has ended; their
+        // orphans come to us for the next round.
         let mut status = 0;
         // SAFETY: `status` is a valid place for waitpid to write to.
         if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
             return; // no children left (ECHILD)
         }
+        // SAFETY: as above.
+        while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
     }
 }
 
@@ -996,6 +1010,36 @@ pub fn wait_child(pid: Pid) -> Result<bool> {
             Err(nix::Error::EINTR) => {}
             Err(e) => return Err(Error::sys("waitpid", e)),
         }
+    }
+}
+
+/// SIGKILL process `pid` if, and only if, it is in a cgroup named `name`
+/// (a cgroup learnns made). The process is pinned with a pidfd first, its
+/// cgroup read, and the signal sent through the pidfd once it is known to
+/// have been alive all along: a recycled PID is never hit.
+pub fn kill_if_in_cgroup(pid: i32, name: &str) {
+    // SAFETY: pidfd_open takes a PID and flags; it returns a new descriptor
+    // or -1.
+    let Ok(pidfd) = owned(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }) else {
+        return;
+    };
+    let inside = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .is_ok_and(|text| text.lines().any(|l| l.ends_with(&format!("/{name}"))));
+    let signal = |sig: libc::c_int| {
+        // SAFETY: the descriptor is open; a null siginfo is allowed.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        }
+    };
+    // Still alive now, so /proc/PID above was this very process.
+    if inside && signal(0) == 0 {
+        signal(libc::SIGKILL);
     }
 }
 
