@@ -161,7 +161,7 @@ pub fn check_trusted(tree: &UserTree, trusted: &[u32]) -> Result<()> {
             ),
         };
         Error::Usage(format!(
-            "--rootfs {dir}: {} {why}; the tree's programs would run with the power of this machine's root over files, so whoever can change them could act as root.\n  fix: {user}make the whole tree root's own: sudo chown -R root: {dir} && sudo chmod -R go-w {dir}",
+            "--rootfs {dir}: {} {why}; the tree's programs would run with the power of this machine's root over files, so whoever can change them could act as root.\n  fix: {user}run it without sudo, as yourself (learnns run --user ...: root inside is then you), or make the whole tree root's own: sudo chown -R root: {dir} && sudo chmod -R go-w {dir}",
             path.display(),
         ))
     };
