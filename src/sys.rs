@@ -143,24 +143,20 @@ impl Kernel {
     /// in one, never following a link there; otherwise from the host's `/`,
     /// as the host lays it out (only the host's own system directories,
     /// `/proc` and the stage, get here).
-    fn open(&self, path: &Path) -> Result<OwnedFd> {
+    fn open(&self, path: &Path) -> Result<Opened<'_>> {
         let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
         let opened = match self.holder(path) {
-            Some((fd, rest)) if rest.as_os_str().is_empty() => {
-                fd.try_clone().map_err(|e| Error::io("dup", e))
-            }
-            Some((fd, rest)) => nix::fcntl::openat2(fd, &rest, beneath(flags | OFlag::O_NOFOLLOW))
-                .map_err(|e| Error::sys("", e)),
-            None => nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| Error::sys("", e)),
+            Some((fd, rest)) if rest.as_os_str().is_empty() => return Ok(Opened::Held(fd.as_fd())),
+            Some((fd, rest)) => nix::fcntl::openat2(fd, &rest, beneath(flags | OFlag::O_NOFOLLOW)),
+            None => nix::fcntl::open(path, flags, Mode::empty()),
         };
-        opened.map_err(|e| match e {
-            Error::Sys { source, .. } => Error::sys(format!("open {}", path.display()), source),
-            other => other,
-        })
+        opened
+            .map(Opened::Own)
+            .map_err(|e| Error::sys(format!("open {}", path.display()), e))
     }
 
     /// The directory `path` is in, opened, and its last name.
-    fn parent(&self, path: &Path) -> Result<(OwnedFd, std::ffi::OsString)> {
+    fn parent(&self, path: &Path) -> Result<(Opened<'_>, std::ffi::OsString)> {
         let name = path
             .file_name()
             .ok_or_else(|| Error::Setup(format!("{} has no file name", path.display())))?;
@@ -183,6 +179,22 @@ impl Kernel {
         let at = self.open(target)?;
         move_mount(mount.as_fd(), at.as_fd()).map_err(fail)?;
         Ok(mount)
+    }
+}
+
+/// A path opened by [`Kernel::open`]: a held mount's own descriptor, or a
+/// new one.
+enum Opened<'a> {
+    Held(BorrowedFd<'a>),
+    Own(OwnedFd),
+}
+
+impl AsFd for Opened<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Opened::Held(fd) => *fd,
+            Opened::Own(fd) => fd.as_fd(),
+        }
     }
 }
 
