@@ -334,7 +334,10 @@ pub fn remove(dir: &Path) -> Result<bool> {
     }
     // cgroup v2 kills everything inside at once, with nothing to race
     // (never created: on v1 there is no such file).
-    if let Ok(mut kill) = fs::File::options().write(true).open(dir.join("cgroup.kill")) {
+    if let Ok(mut kill) = fs::File::options()
+        .write(true)
+        .open(dir.join("cgroup.kill"))
+    {
         let _ = std::io::Write::write_all(&mut kill, b"1");
     }
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");

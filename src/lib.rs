@@ -15,6 +15,16 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` that never panics: when stderr cannot be written (`2>/dev/full`)
+/// the message is lost, and learnns goes on to its exit code.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// `print!` that never panics; see [`outln`].
 #[macro_export]
 macro_rules! out {

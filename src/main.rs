@@ -32,16 +32,16 @@ fn main() {
 fn print_error(err: &Error) {
     if matches!(err, Error::Interrupted) {
         // The terminal shows ^C where the cursor was; start a fresh line.
-        eprintln!();
+        learnns::errln!();
     }
-    eprintln!("{} {err}", "learnns:".red().bold());
+    learnns::errln!("{} {err}", "learnns:".red().bold());
     if matches!(err, Error::Interrupted) {
         let undone = cleanup::take_undone();
         if undone.is_empty() {
-            eprintln!("  it had changed nothing on the host yet");
+            learnns::errln!("  it had changed nothing on the host yet");
         }
         for what in undone {
-            eprintln!("  undone: {what}");
+            learnns::errln!("  undone: {what}");
         }
     }
 }
@@ -59,12 +59,12 @@ fn run() -> Result<i32> {
     match cleanup::recover() {
         Ok(lines) => {
             for line in lines {
-                eprintln!("{} {line}", "learnns: cleaned up:".yellow());
+                learnns::errln!("{} {line}", "learnns: cleaned up:".yellow());
             }
         }
         // Nothing of an earlier run could be read: say so and go on; a
         // step that needs the journal will stop with the same reason.
-        Err(e) => eprintln!("{} {e}", "learnns:".yellow()),
+        Err(e) => learnns::errln!("{} {e}", "learnns:".yellow()),
     }
     let result = dispatch(cli.command);
     // Whatever happened, nothing learnns made stays on the host.
@@ -289,7 +289,7 @@ fn course_map() {
     outln!("Each lesson adds one namespace to a growing container.\n");
     let progress = progress::Place::here().and_then(|place| place.load());
     let progress = progress.unwrap_or_else(|e| {
-        eprintln!("{} {e}", "learnns:".yellow());
+        learnns::errln!("{} {e}", "learnns:".yellow());
         progress::Progress::default()
     });
     for lesson in &LESSONS {

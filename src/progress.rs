@@ -197,7 +197,7 @@ impl Place {
             .and_then(|()| setgroups(&groups));
         if let Err(e) = restored {
             // Carrying on with the wrong identity would be worse than stopping.
-            eprintln!("learnns: cannot return to root's identity ({e}); stopping");
+            crate::errln!("learnns: cannot return to root's identity ({e}); stopping");
             crate::container::cleanup::undo_all();
             std::process::exit(1);
         }
@@ -213,7 +213,7 @@ impl Place {
             self.save(&progress)
         });
         if let Err(e) = result {
-            eprintln!("learnns: progress not saved: {e}");
+            crate::errln!("learnns: progress not saved: {e}");
         }
     }
 }

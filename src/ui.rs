@@ -196,7 +196,7 @@ pub fn narrate_to_stderr() {
 pub fn command_line(prompt: &str, line: &str) {
     let text = format!("  {} {}", prompt.dimmed(), line.yellow());
     if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("{text}");
+        crate::errln!("{text}");
     } else {
         outln!("{text}");
     }

@@ -308,3 +308,17 @@ fn a_fifo_where_progress_is_kept_never_hangs_learnns() {
     );
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn an_unwritable_stderr_never_panics() {
+    let full = || {
+        std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for (args, code) in [(vec!["lesson", "99"], 2), (vec!["ns", "999999999"], 1)] {
+        let out = learnns(&args).stderr(full()).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}

@@ -387,7 +387,7 @@ pub fn undo(token: Token) {
     match change.undo(&RunId::current(), true) {
         Ok(Some(what)) => registry().undone.push(what),
         Ok(None) => {}
-        Err(e) => eprintln!("learnns: could not undo a change on the host: {e}"),
+        Err(e) => crate::errln!("learnns: could not undo a change on the host: {e}"),
     }
     if change.to_text().is_some() {
         finish(token);

@@ -167,7 +167,7 @@ pub fn rootless(kinds: KindSet) -> KindSet {
     if kinds.is_empty() || kinds.contains(Kind::User) || nix::unistd::geteuid().is_root() {
         return kinds;
     }
-    eprintln!(
+    crate::errln!(
         "  (not root: learnns adds a user namespace and creates the others inside it, as rootless containers do; lesson 6 explains)"
     );
     kinds.with(Kind::User)
