@@ -734,6 +734,26 @@ fn kill_everything_left(command: libc::pid_t, children: Option<&OwnedFd>) {
         unsafe { libc::waitpid(command, &mut status, 0) };
         return;
     };
+    kill_children(children);
+}
+
+/// Make learnns the reaper of its orphaned descendants, for [`kill_adopted`].
+pub fn become_subreaper() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// Kill every child learnns has left (all of them orphans it adopted, once
+/// its own children are reaped), and whatever comes to it from them.
+pub fn kill_adopted() {
+    if let Some(children) = open_children_list() {
+        kill_children(&children);
+    }
+}
+
+/// Kill every process in the children list open at `children`, round after
+/// round, reaping them, until none is left.
+fn kill_children(children: &OwnedFd) {
     loop {
         let mut buf = [0u8; 4096];
         // SAFETY: reads into a buffer of the length given.

@@ -751,3 +751,73 @@ fn a_command_run_on_a_terminal_cannot_type_into_it() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_command_not_on_the_terminal_cannot_reach_it_at_all() {
+    if !privileged("no_tty") {
+        return;
+    }
+    let _guard = serial();
+    // The caller has a controlling terminal, but runs the command with its
+    // input and output elsewhere (`< file | tee log`): the command must not
+    // find the terminal through /dev/tty either.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    for fd in [&pty.master, &pty.slave] {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .unwrap();
+    }
+    let slave = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
+    let probe = "open(T, '+<', '/dev/tty') ? print \"opened\\n\" : print \"no tty: $!\\n\"";
+    for kinds in [&["--uts"][..], &["--user", "--mnt", "--pid"][..]] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(kinds);
+        args.extend_from_slice(&["--", "perl", "-e", probe]);
+        let mut command = learnns(&args);
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setsid() < 0 || libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = command.output().unwrap();
+        assert!(
+            stdout(&out).contains("no tty: No such device or address"),
+            "{kinds:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn nothing_a_command_leaves_running_outlives_learnns_run() {
+    if !privileged("run_leftovers") {
+        return;
+    }
+    let _guard = serial();
+    let before = Fingerprint::take();
+    // Without a PID namespace, a process that leaves the command's session
+    // would go on (and, with a terminal, could read what the caller types
+    // next).
+    let marker = format!("4{}", std::process::id());
+    let script = format!("setsid sleep {marker} & sleep {marker}1 & echo started");
+    let out = run(&["run", "--uts", "--", "sh", "-c", &script]);
+    assert_eq!(stdout(&out), "started\n", "{}", stderr(&out));
+    let left: Vec<i32> = procfs::process::all_processes()
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.cmdline()
+                .is_ok_and(|c| c.join(" ").contains(&format!("sleep {marker}")))
+        })
+        .map(|p| p.pid)
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    assert_host_unchanged(&before, "learnns run leaving processes behind");
+}

@@ -382,8 +382,13 @@ impl Drop for Container {
 /// Run `argv` as the first process of a new container (like `unshare
 /// --fork`) and return its exit status, or 128+signal.
 pub fn run(spec: &Spec, argv: &[String]) -> Result<i32> {
-    let started = spawn(spec, Init::Exec(argv, None))?;
-    finish(started)
+    // Whatever the command leaves running when it ends (a daemon, a
+    // process that double-forked out of a container without a PID
+    // namespace) comes to learnns, which stops it: nothing outlives the run.
+    sys::become_subreaper();
+    let result = spawn(spec, Init::Exec(argv, None)).and_then(finish);
+    sys::kill_adopted();
+    result
 }
 
 /// Wait for a command's container to end, then read its report: set-up
@@ -673,9 +678,16 @@ fn child_main(
         }
     }
     setup_inside(&mut sys::Kernel::new(outside), spec)?;
-    // `learnns run`'s command, which may come from a tree nobody vetted.
-    if matches!(init, Some(Init::Exec(_, None))) && on_a_terminal() {
-        sys::install_seccomp(&security::terminal_filter()?)?;
+    // `learnns run`'s command, which may come from a tree nobody vetted,
+    // must not reach the caller's terminal: on one, it may use it but not
+    // push input into it; otherwise it leaves the caller's session, so
+    // not even /dev/tty leads there.
+    if matches!(init, Some(Init::Exec(_, None))) {
+        if on_a_terminal() {
+            sys::install_seccomp(&security::terminal_filter()?)?;
+        } else {
+            let _ = nix::unistd::setsid();
+        }
     }
     security::apply(&spec.layers)?;
     match init {
