@@ -506,6 +506,10 @@ fn a_new_run_with_a_dead_runs_pid_cleans_up_after_it() {
     dead.signal(Signal::SIGKILL);
     let _ = dead.finish();
     assert!(queue_exists(key), "a killed run cannot clean up");
+    // A start time counts 10 ms ticks: a PID comes round again that fast
+    // only with ns_last_pid (the kernel hands PIDs out in turn), so let the
+    // clock move as it would have.
+    std::thread::sleep(std::time::Duration::from_millis(30));
     // A new run gets the dead run's PID, and makes a cgroup under it.
     let Some(mut reborn) = start_with_pid(dead_run.pid as u32, &["lesson", "7"]) else {
         panic!("PID {} could not be had again", dead_run.pid);
