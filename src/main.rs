@@ -239,7 +239,7 @@ fn user_root(dir: &std::path::Path, spec: &mut Spec) -> Result<rootfs::UserTree>
     if let Some(uid) = std::env::var("SUDO_UID").ok().and_then(|v| v.parse().ok()) {
         trusted.push(uid);
     }
-    rootfs::check_trusted(&tree, &trusted)?;
+    rootfs::check_trusted(&tree, &trusted, spec.kinds)?;
     Ok(tree)
 }
 

@@ -598,8 +598,8 @@ fn a_rootfs_tree_swapped_during_set_up_never_reaches_the_host() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("uid {ATTACKER}"))
-            && stderr(&out).contains("--user")
-            && stderr(&out).contains("chown"),
+            && stderr(&out).contains("add --user")
+            && !stderr(&out).contains("chown"),
         "{}",
         stderr(&out)
     );
@@ -682,7 +682,8 @@ fn a_tree_with_anything_another_user_can_change_is_refused_as_root() {
         }
         let out = command.output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
-        assert!(stderr(&out).contains("chown -R root:"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("without sudo"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("chown"), "{}", stderr(&out));
         stderr(&out)
     };
     let plain = ["run", "--mnt", "--pid", "--rootfs", &dir, "--", "/bin/sh"];
@@ -824,4 +825,54 @@ fn nothing_a_command_leaves_running_outlives_learnns_run() {
         .collect();
     assert!(left.is_empty(), "left running: {left:?}");
     assert_host_unchanged(&before, "learnns run leaving processes behind");
+}
+
+#[test]
+fn an_acl_that_lets_another_user_write_is_seen() {
+    if !privileged("rootfs_acl") {
+        return;
+    }
+    let _guard = serial();
+    let scratch = Scratch::new("acl");
+    let tree = scratch.0.join("tree");
+    for dir in ["bin", "proc", "dev"] {
+        std::fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    std::fs::write(tree.join("bin/sh"), "").unwrap();
+    let dir = tree.display().to_string();
+    let plain = ["run", "--mnt", "--pid", "--rootfs", &dir, "--", "/bin/sh"];
+    assert_ne!(learnns(&plain).output().unwrap().status.code(), Some(2));
+    // user:ATTACKER:rw- on bin/sh, as `setfacl -m u:61234:rw` writes it:
+    // the mode bits alone still say 0644-ish, group root.
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 6, ATTACKER),
+        (0x04, 4, u32::MAX),
+        (0x10, 6, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ] {
+        acl.extend(tag.to_le_bytes());
+        acl.extend(perm.to_le_bytes());
+        acl.extend(id.to_le_bytes());
+    }
+    let path = CString::new(format!("{dir}/bin/sh")).unwrap();
+    // SAFETY: valid C strings and a buffer of the length given.
+    let set = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            acl.as_ptr().cast(),
+            acl.len(),
+            0,
+        )
+    };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    let out = learnns(&plain).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("uid {ATTACKER} (an ACL entry)")),
+        "{}",
+        stderr(&out)
+    );
 }

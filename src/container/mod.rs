@@ -176,9 +176,7 @@ pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
             }
         } else {
             let hostname = spec.hostname.as_deref().unwrap_or(DEFAULT_HOSTNAME);
-            // sysfs shows network devices, so the kernel allows a fresh one
-            // only to whoever owns the network namespace.
-            let sysfs = spec.kinds.contains(Kind::Net) || !spec.kinds.contains(Kind::User);
+            let sysfs = rootfs::wants_sysfs(spec.kinds);
             rootfs::assemble(
                 sys,
                 &spec.root,
