@@ -6,15 +6,16 @@ use crate::container::IdMap;
 use crate::error::{Error, Result};
 
 /// Where the search starts: above useradd's /etc/subuid ranges (100000 and
-/// up, 65536 per user) and LXD's and Incus's default (1000000 to
-/// 1001000000), below 2^31, past which some programs take an ID for
-/// negative.
-const FIRST: u32 = 1_500_000_000;
+/// up, 65536 per user), LXD's and Incus's default (1000000 to 1001000000)
+/// and SSSD's ID mapping for directory users (up to 2000200000), below
+/// 2^31, past which some programs take an ID for negative.
+const FIRST: u32 = 2_000_200_000;
 const LAST: u32 = 0x7fff_ffff;
 
 /// `count` IDs nobody uses: no account in /etc/passwd or /etc/group, no
-/// range in /etc/subuid or /etc/subgid. `pick` chooses among the free
-/// ranges (0: the first), so that several containers can differ.
+/// range in /etc/subuid or /etc/subgid, and no user or group at the range's
+/// ends that the name services (LDAP, SSSD) know. `pick` chooses among the
+/// free ranges, so that several containers can differ.
 pub fn unused(count: u32, pick: u32) -> Result<IdMap> {
     let taken = taken_ranges();
     let free: Vec<u32> = (0..)
@@ -23,17 +24,30 @@ pub fn unused(count: u32, pick: u32) -> Result<IdMap> {
         .map(|first| first as u32)
         .filter(|first| !overlaps(*first, count, &taken))
         .collect();
-    if free.is_empty() {
-        return Err(Error::Setup(
-            "no range of unused host IDs is left for the container's root.\n  fix: check /etc/subuid and /etc/subgid".into(),
-        ));
-    }
-    let first = free[pick as usize % free.len()];
+    // The name services are asked about the picked range only (a lookup
+    // can be slow), moving on while they know it.
+    let start = pick as usize % free.len().max(1);
+    let first = (0..free.len())
+        .map(|i| free[(start + i) % free.len()])
+        .find(|first| {
+            !known_to_name_services(*first) && !known_to_name_services(first + count - 1)
+        })
+        .ok_or_else(|| {
+            Error::Setup(
+                "no range of unused host IDs is left for the container's root.\n  fix: check /etc/subuid and /etc/subgid".into(),
+            )
+        })?;
     Ok(IdMap {
         uid: first,
         gid: first,
         count,
     })
+}
+
+fn known_to_name_services(id: u32) -> bool {
+    use nix::unistd::{Gid, Group, Uid, User};
+    matches!(User::from_uid(Uid::from_raw(id)), Ok(Some(_)))
+        || matches!(Group::from_gid(Gid::from_raw(id)), Ok(Some(_)))
 }
 
 fn overlaps(first: u32, count: u32, taken: &[(u64, u64)]) -> bool {
@@ -88,8 +102,8 @@ mod tests {
             ]
         );
         assert!(overlaps(1_500_000_000, 65536, &taken));
-        assert!(overlaps(1_500_065_536, 65536, &taken));
-        assert!(!overlaps(1_500_131_072, 65536, &taken));
+        assert!(overlaps(1_499_990_000, 65536, &taken));
+        assert!(!overlaps(1_500_070_000, 65536, &taken));
         assert!(!overlaps(1_001_000_000, 65536, &taken));
     }
 

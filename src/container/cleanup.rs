@@ -43,8 +43,15 @@ pub const QUEUE_ATTEMPTS: u32 = 16;
 /// into its journal.
 pub fn salt() -> u64 {
     static SALT: OnceLock<u64> = OnceLock::new();
-    // fastrand's global generator is seeded from the OS's randomness.
-    *SALT.get_or_init(|| fastrand::u64(..))
+    *SALT.get_or_init(|| {
+        // From the kernel's random generator: fastrand's seed is derived from
+        // the clock, which another user could search.
+        let mut bytes = [0u8; 8];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+            .map(|()| u64::from_ne_bytes(bytes))
+            .unwrap_or_else(|_| fastrand::u64(..))
+    })
 }
 
 /// One run of learnns: its PID and when it started (clock ticks after boot,

@@ -27,7 +27,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     let root = nix::unistd::geteuid().is_root();
     let bound = s.has(Kind::Mnt) && root;
     let unused = if root {
-        Some(crate::ids::unused(COUNT, 0)?)
+        // A range of its own for each run, so concurrent lessons differ.
+        Some(crate::ids::unused(COUNT, std::process::id())?)
     } else {
         None
     };
