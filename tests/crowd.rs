@@ -74,20 +74,6 @@ fn learners_lesson(args: &[&str]) -> OnTerminal {
     OnTerminal::spawn_orphan(learnns(args))
 }
 
-/// The PID of the learnns process that shows `args` on `term`'s screen.
-fn pid_of(args: &[&str]) -> i32 {
-    let wanted = args.join(" ");
-    procfs::process::all_processes()
-        .unwrap()
-        .flatten()
-        .find(|p| {
-            p.stat().is_ok_and(|s| s.comm == "learnns")
-                && p.cmdline().is_ok_and(|c| c[1..].join(" ") == wanted)
-        })
-        .map(|p| p.pid)
-        .unwrap_or_else(|| panic!("no learnns {wanted}"))
-}
-
 #[test]
 fn the_tests_pass_beside_a_learners_open_lessons() {
     if !privileged("beside_a_learner") {
@@ -105,30 +91,31 @@ fn the_tests_pass_beside_a_learners_open_lessons() {
     for (args, pause) in lessons {
         let mut term = learners_lesson(args);
         term.walk_to_pause(pause);
-        open.push((term, pid_of(args)));
+        let pid = term.learnns_pid();
+        open.push((term, pid));
     }
     let mut shell = learners_lesson(&["shell", "--upto", "2"]);
     shell.wait_for("· inside]", 1);
     // And the learner keeps busy meanwhile: lessons that make and remove
-    // queues, veth pairs and cgroups, one after another.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let busy = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut rounds = 0;
-            for lesson in ["2", "5", "7"].iter().cycle() {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                let args = ["lesson", lesson, "--no-pause"];
-                let term = learners_lesson(&args);
-                let (_, screen) = term.finish_orphan(&format!("Lesson {lesson} done."));
-                assert!(!screen.contains('✗'), "{screen}");
-                rounds += 1;
-            }
-            rounds
-        })
-    };
+    // queues, veth pairs and cgroups, one after another, from a shell of
+    // their own (not a child of these tests), until told to stop.
+    let scratch = common::Scratch::new("busy");
+    let (stop, log) = (scratch.0.join("stop"), scratch.0.join("rounds"));
+    let script = format!(
+        "while [ ! -e {stop} ]; do for n in 2 5 7; do \"$0\" lesson $n --no-pause > {out} 2>&1; grep -q '✗' {out} && echo FAIL >> {log}; echo $n >> {log}; done; done; echo end >> {log}",
+        stop = stop.display(),
+        log = log.display(),
+        out = scratch.0.join("out").display(),
+    );
+    let mut busy = std::process::Command::new("sh");
+    busy.args(["-c", &script, env!("CARGO_BIN_EXE_learnns")]);
+    for (key, value) in learnns(&[]).get_envs() {
+        match value {
+            Some(value) => busy.env(key, value),
+            None => busy.env_remove(key),
+        };
+    }
+    let _ = OnTerminal::spawn_orphan(busy);
     // What the tests do meanwhile, each checked against the fingerprint.
     for args in [
         vec!["lesson", "2", "--no-pause"],
@@ -146,8 +133,20 @@ fn the_tests_pass_beside_a_learners_open_lessons() {
             &format!("learnns {} beside a learner", args.join(" ")),
         );
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let rounds = busy.join().unwrap();
+    std::fs::write(&stop, "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rounds = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("end") {
+            assert!(!text.contains("FAIL"), "a learner's lesson failed a check");
+            break text.lines().count() - 1;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the learner's loop never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
         rounds >= 3,
         "the learner's lessons ran alongside ({rounds})"

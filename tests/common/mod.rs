@@ -244,6 +244,11 @@ impl Foreign {
             for undo in held {
                 match undo {
                     Undo::Link { name } => {
+                        // The container's end is on the host for a moment
+                        // too, before it moves into the container.
+                        if let Some(run) = name.strip_suffix('h') {
+                            foreign.links.insert(format!("{run}c"));
+                        }
                         foreign.links.insert(name);
                     }
                     Undo::Cgroup { path } => {
@@ -378,7 +383,10 @@ pub fn assert_host_unchanged(before: &Fingerprint, what: &str) {
 /// learnns on a pseudo-terminal, as a learner in a terminal would run it.
 pub struct OnTerminal {
     pub child: std::process::Child,
-    master: std::fs::File,
+    /// The terminal's device, e.g. /dev/pts/7.
+    pub tty: std::path::PathBuf,
+    /// None once learnns has ended (closing it ends the terminal).
+    master: Option<std::fs::File>,
     output: std::sync::mpsc::Receiver<String>,
     pub seen: String,
 }
@@ -426,6 +434,11 @@ impl OnTerminal {
             )
             .unwrap();
         }
+        let tty = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&pty.slave)
+        ))
+        .unwrap();
         let slave = std::fs::File::from(pty.slave);
         // As in a real terminal, learnns leads a session whose controlling
         // terminal this is: job control (a shell inside taking the
@@ -462,7 +475,8 @@ impl OnTerminal {
         });
         OnTerminal {
             child,
-            master,
+            tty,
+            master: Some(master),
             output,
             seen: String::new(),
         }
@@ -500,18 +514,35 @@ impl OnTerminal {
     /// Send keys as they are, e.g. `b"\x1b[B"` for the down arrow.
     pub fn press(&mut self, keys: &[u8]) {
         use std::io::Write;
-        self.master.write_all(keys).unwrap();
+        self.master.as_ref().unwrap().write_all(keys).unwrap();
     }
 
     pub fn type_line(&mut self, line: &str) {
         use std::io::Write;
         self.master
+            .as_ref()
+            .unwrap()
             .write_all(format!("{line}\n").as_bytes())
             .unwrap();
     }
 
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// The learnns process on this terminal (its standard input), e.g. one
+    /// started with [`OnTerminal::spawn_orphan`], which is not our child.
+    pub fn learnns_pid(&self) -> i32 {
+        procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .find(|p| {
+                p.stat().is_ok_and(|s| s.comm == "learnns")
+                    && std::fs::read_link(format!("/proc/{}/fd/0", p.pid))
+                        .is_ok_and(|t| t == self.tty)
+            })
+            .map(|p| p.pid)
+            .unwrap_or_else(|| panic!("no learnns on {}", self.tty.display()))
     }
 
     /// For a run started with [`OnTerminal::spawn_orphan`]: wait until the
@@ -534,14 +565,24 @@ impl OnTerminal {
     /// Wait for learnns to end and collect the rest of the screen.
     pub fn finish(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
-        drop(self.master);
+        self.master = None;
         while let Ok(chunk) = self
             .output
             .recv_timeout(std::time::Duration::from_millis(200))
         {
             self.seen.push_str(&chunk);
         }
-        (status.code(), self.seen)
+        (status.code(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for OnTerminal {
+    /// A test that failed half-way leaves no learnns running into the next.
+    fn drop(&mut self) {
+        if self.child.try_wait().is_ok_and(|s| s.is_none()) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
