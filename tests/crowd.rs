@@ -98,11 +98,13 @@ fn the_tests_pass_beside_a_learners_open_lessons() {
     shell.wait_for("· inside]", 1);
     // And the learner keeps busy meanwhile: lessons that make and remove
     // queues, veth pairs and cgroups, one after another, from a shell of
-    // their own (not a child of these tests), until told to stop.
+    // their own (not a child of these tests), until told to stop (or, if
+    // this test fails half-way, until its scratch directory is gone).
     let scratch = common::Scratch::new("busy");
     let (stop, log) = (scratch.0.join("stop"), scratch.0.join("rounds"));
     let script = format!(
-        "while [ ! -e {stop} ]; do for n in 2 5 7; do \"$0\" lesson $n --no-pause > {out} 2>&1; grep -q '✗' {out} && echo FAIL >> {log}; echo $n >> {log}; done; done; echo end >> {log}",
+        "while [ -d {dir} ] && [ ! -e {stop} ]; do for n in 2 5 7; do \"$0\" lesson $n --no-pause > {out} 2>&1; grep -q '✗' {out} && echo FAIL >> {log}; echo $n >> {log}; done; done; echo end >> {log}",
+        dir = scratch.0.display(),
         stop = stop.display(),
         log = log.display(),
         out = scratch.0.join("out").display(),
