@@ -255,10 +255,7 @@ impl Sys for Kernel {
 
     fn bind(&mut self, source: &Path, target: &Path, read_only: bool) -> Result<()> {
         let shown = || format!("mount --rbind {} {}", source.display(), target.display());
-        let source_c = CString::new(source.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::Setup(format!("{} has a NUL byte", source.display())))?;
-        let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
-        let mount = open_tree(AT_FDCWD, &source_c, flags).map_err(|e| Error::sys(shown(), e))?;
+        let mount = clone_tree(source).map_err(|e| Error::sys(shown(), e))?;
         if read_only {
             set_read_only(mount.as_fd()).map_err(|e| {
                 Error::sys(format!("mount -o remount,bind,ro {}", target.display()), e)
@@ -274,16 +271,7 @@ impl Sys for Kernel {
         let mount = match prepared {
             Some(index) => self.outside.mounts.remove(index).1,
             None if self.outside.by_name => {
-                let source_c =
-                    CString::new(source.as_os_str().as_encoded_bytes()).map_err(|_| {
-                        Error::Sys {
-                            what: shown.clone(),
-                            source: nix::Error::EINVAL,
-                        }
-                    })?;
-                let flags =
-                    libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
-                open_tree(AT_FDCWD, &source_c, flags).map_err(|e| Error::sys(shown.clone(), e))?
+                clone_tree(source).map_err(|e| Error::sys(shown.clone(), e))?
             }
             None => {
                 return Err(Error::sys(
@@ -897,6 +885,14 @@ fn open_tree(dir: BorrowedFd, path: &CStr, flags: libc::c_uint) -> nix::Result<O
     // descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_open_tree, dir.as_raw_fd(), path.as_ptr(), flags) };
     owned(fd)
+}
+
+/// A detached copy of the mount tree at `path` (and what is mounted
+/// below it), looked up in the caller's mount namespace.
+fn clone_tree(path: &Path) -> nix::Result<OwnedFd> {
+    let path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| nix::Error::EINVAL)?;
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_RECURSIVE as u32;
+    open_tree(AT_FDCWD, &path, flags)
 }
 
 /// `move_mount(2)` from descriptor to descriptor: attach `mount` on the

@@ -339,11 +339,14 @@ pub fn register(undo: Undo) -> Result<Token> {
     };
     if let Some(text) = undo.to_text() {
         append(&format!("+ {token} {text}"))?;
-        // The worst instant before the object exists.
-        crate::failpoint::hit(&format!(
-            "recorded-{}",
-            text.split(' ').next().unwrap_or("")
-        ));
+        // The worst instant before the object exists (named only in the
+        // builds that have failpoints).
+        if cfg!(debug_assertions) {
+            crate::failpoint::hit(&format!(
+                "recorded-{}",
+                text.split(' ').next().unwrap_or("")
+            ));
+        }
     }
     registry().entries.push((token, undo));
     Ok(Token(token))
@@ -371,24 +374,14 @@ pub fn made(token: Token, undo: Undo) -> Result<()> {
 
 /// The owner undid the change itself (e.g. it reaped its process).
 pub fn release(token: Token) {
-    let removed = {
-        let mut reg = registry();
-        let pos = reg.entries.iter().position(|(t, _)| *t == token.0);
-        pos.map(|i| reg.entries.remove(i).1)
-    };
-    if removed.is_some_and(|u| u.to_text().is_some()) {
+    if take(token).is_some_and(|u| u.to_text().is_some()) {
         finish(token);
     }
 }
 
 /// Undo one registered change now.
 pub fn undo(token: Token) {
-    let found = {
-        let mut reg = registry();
-        let pos = reg.entries.iter().position(|(t, _)| *t == token.0);
-        pos.map(|i| reg.entries.remove(i).1)
-    };
-    let Some(change) = found else {
+    let Some(change) = take(token) else {
         return;
     };
     match change.undo(&RunId::current(), true) {
@@ -455,6 +448,13 @@ pub fn private_file(label: &str, contents: &[u8], mode: u32) -> Result<(PathBuf,
             Err(e)
         }
     }
+}
+
+/// Take a change out of the registry (it is the caller's to finish).
+fn take(token: Token) -> Option<Undo> {
+    let mut reg = registry();
+    let pos = reg.entries.iter().position(|(t, _)| *t == token.0)?;
+    Some(reg.entries.remove(pos).1)
 }
 
 /// Record that an object is gone; remove the journal when nothing is left.
