@@ -816,15 +816,7 @@ fn nothing_a_command_leaves_running_outlives_learnns_run() {
     let script = format!("setsid sleep {marker} & sleep {marker}1 & echo started");
     let out = run(&["run", "--uts", "--", "sh", "-c", &script]);
     assert_eq!(stdout(&out), "started\n", "{}", stderr(&out));
-    let left: Vec<i32> = procfs::process::all_processes()
-        .unwrap()
-        .flatten()
-        .filter(|p| {
-            p.cmdline()
-                .is_ok_and(|c| c.join(" ").contains(&format!("sleep {marker}")))
-        })
-        .map(|p| p.pid)
-        .collect();
+    let left = common::running(&format!("sleep {marker}"));
     assert!(left.is_empty(), "left running: {left:?}");
     assert_host_unchanged(&before, "learnns run leaving processes behind");
 }

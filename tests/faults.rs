@@ -311,19 +311,6 @@ fn a_signal_at_any_moment_of_any_lesson_exits_130_and_leaves_nothing() {
     }
 }
 
-/// The processes whose command line contains `marker`.
-fn running(marker: &str) -> Vec<i32> {
-    procfs::process::all_processes()
-        .unwrap()
-        .flatten()
-        .filter(|p| {
-            p.cmdline().is_ok_and(|c| c.join(" ").contains(marker))
-                && p.stat().is_ok_and(|s| s.state != 'Z')
-        })
-        .map(|p| p.pid)
-        .collect()
-}
-
 #[test]
 fn a_shell_and_what_it_started_die_with_learnns() {
     if !privileged("shell_dies") {
@@ -341,7 +328,7 @@ fn a_shell_and_what_it_started_die_with_learnns() {
     ];
     for (i, (args, pause)) in cases.into_iter().enumerate() {
         let before = Fingerprint::take();
-        let shells_before = running("bash --norc --noprofile");
+        let shells_before = common::running("bash --norc --noprofile");
         let mut term = OnTerminal::start(args);
         if pause > 0 {
             term.walk_to_pause(pause);
@@ -352,11 +339,11 @@ fn a_shell_and_what_it_started_die_with_learnns() {
         let marker = format!("31{i}7{}", std::process::id() % 1000);
         term.type_line(&format!("sleep {marker} & setsid sleep {marker}1 &"));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while running(&format!("sleep {marker}")).len() < 2 {
+        while common::running(&format!("sleep {marker}")).len() < 2 {
             assert!(std::time::Instant::now() < deadline, "{}", term.seen);
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let shells: Vec<i32> = running("bash --norc --noprofile")
+        let shells: Vec<i32> = common::running("bash --norc --noprofile")
             .into_iter()
             .filter(|pid| !shells_before.contains(pid))
             .collect();
@@ -364,12 +351,15 @@ fn a_shell_and_what_it_started_die_with_learnns() {
         term.signal(Signal::SIGKILL);
         let _ = term.finish();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let alive = |pids: &[i32]| pids.iter().any(|p| running("bash --norc").contains(p));
-        while !running(&format!("sleep {marker}")).is_empty() || alive(&shells) {
+        let alive = |pids: &[i32]| {
+            pids.iter()
+                .any(|p| common::running("bash --norc").contains(p))
+        };
+        while !common::running(&format!("sleep {marker}")).is_empty() || alive(&shells) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{args:?}: processes outlived learnns: {:?}",
-                running(&format!("sleep {marker}"))
+                common::running(&format!("sleep {marker}"))
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

@@ -79,6 +79,19 @@ pub fn privileged(test: &str) -> bool {
     false
 }
 
+/// The live processes (not zombies) whose command line contains `marker`.
+pub fn running(marker: &str) -> Vec<i32> {
+    procfs::process::all_processes()
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.cmdline().is_ok_and(|c| c.join(" ").contains(marker))
+                && p.stat().is_ok_and(|s| s.state != 'Z')
+        })
+        .map(|p| p.pid)
+        .collect()
+}
+
 /// Fingerprints are only meaningful while nothing else in this test binary
 /// runs learnns: tests that take them hold this.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
