@@ -157,6 +157,17 @@ pub struct LessonArgs {
     /// documentation range [default: a free /30 of one of them].
     #[arg(long, value_name = "CIDR")]
     pub subnet: Option<Subnet>,
+
+    /// How to show the lesson: `json` writes one event per line (JSON
+    /// Lines) and never waits; `plain` is the text without colour or pauses.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "terminal",
+        value_name = "FORMAT",
+        conflicts_with = "shell"
+    )]
+    pub format: crate::render::Format,
 }
 
 #[derive(Debug, Args)]

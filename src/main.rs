@@ -93,7 +93,10 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
                 shell: args.shell,
                 subnet: args.subnet,
             };
-            lessons::run(lesson, &options)?;
+            if args.format == learnns::render::Format::Plain {
+                colored::control::set_override(false);
+            }
+            lessons::run(lesson, &options, args.format)?;
             Ok(0)
         }
         Some(Command::Run(args)) => run_command(args),
@@ -200,7 +203,9 @@ fn run_command(args: RunArgs) -> Result<i32> {
         seccomp: args.seccomp,
     };
     if args.veth {
-        ui::narrate_to_stderr();
+        // stdout belongs to the command inside: set-up narration goes to
+        // stderr.
+        learnns::events::set_renderer(Box::new(learnns::render::Terminal::new(false, true)));
         if !kinds.contains(Kind::Net) {
             return usage("--veth needs a network namespace for the other end.\n  fix: add --net");
         }

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use crate::container;
 use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
 use crate::error::{Error, Result};
-use crate::ui;
+use crate::events::{self, Where};
 
 /// The documentation ranges of RFC 5737: never routed on the Internet.
 const DOC_RANGES: [Ipv4Addr; 3] = [
@@ -225,7 +225,7 @@ fn run_ip(mut command: Command, shown: &str) -> Result<()> {
 /// Run `ip ARGS` on the host, showing it.
 pub fn ip(args: &[&str]) -> Result<()> {
     let shown = format!("ip {}", args.join(" "));
-    ui::command_line("$", &shown);
+    events::command(Where::Host, shown.clone());
     let mut command = Command::new("ip");
     command.args(args);
     run_ip(command, &shown)
@@ -238,7 +238,7 @@ pub fn ip_inside(pid: Pid, args: &[&str]) -> Result<()> {
         .map(String::from)
         .collect();
     let shown = container::nsenter_line(pid, &argv);
-    ui::command_line("#", &shown);
+    events::command(Where::Inside, shown.clone());
     run_ip(container::command_in(pid, &argv)?, &shown)
 }
 

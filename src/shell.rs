@@ -4,7 +4,6 @@
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::sys;
-use crate::ui;
 
 // ANCHOR: shell
 /// Run a shell inside `container` until it exits; return its status. The
@@ -18,7 +17,7 @@ pub fn run(container: &Container, label: &str) -> Result<i32> {
     } else {
         vec!["sh".into()]
     };
-    ui::command_line("#", &container.nsenter_line(&argv));
+    crate::events::command(crate::events::Where::Inside, container.nsenter_line(&argv));
     let mut command = container.command(&argv)?;
     command
         .env_clear()

@@ -4,8 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 
-use colored::Colorize;
-
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -64,41 +62,70 @@ pub enum Choice {
     Quit,
 }
 
-/// Turn a typed line into a choice; None for something unexpected.
-pub fn parse_choice(line: &str) -> Option<Choice> {
-    match line.trim().to_ascii_lowercase().as_str() {
-        "" | "c" | "n" | "next" => Some(Choice::Continue),
-        "s" | "sh" | "shell" => Some(Choice::Shell),
-        "q" | "quit" | "exit" => Some(Choice::Quit),
+/// The terminal's height in rows, if it has one.
+pub fn height() -> Option<usize> {
+    match terminal_size::terminal_size() {
+        Some((_, terminal_size::Height(h))) if h > 0 => Some(h as usize),
         _ => None,
     }
 }
 
-/// Ask at a pause. Reads stdin with bare poll(2) and read(2) so that Ctrl-C
-/// ends the wait at once (std would retry the read); EOF (Ctrl-D) means quit.
-pub fn ask_pause() -> Result<Choice> {
-    loop {
-        out!(
-            "{} ",
-            "── Enter: next step · s: shell inside the container · q: quit ──".dimmed()
-        );
-        let _ = std::io::stdout().flush();
-        let line = read_line()?;
-        let Some(line) = line else {
-            outln!();
-            return Ok(Choice::Quit);
-        };
-        match parse_choice(&line) {
-            Some(choice) => return Ok(choice),
-            None => outln!("Type Enter to go on, s for a shell, or q to quit."),
-        }
-    }
+/// Show a prompt on the current line, without a line break.
+pub fn show_prompt(text: &str) {
+    out!("\r\x1b[2K{text} ");
+    flush_out();
 }
 
-pub fn read_line() -> Result<Option<String>> {
+/// Clear the prompt's line, leaving the cursor at its start.
+pub fn clear_prompt() {
+    out!("\r\x1b[2K");
+    flush_out();
+}
+
+pub fn flush_out() {
+    let _ = std::io::stdout().flush();
+}
+
+/// One key press at a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Enter,
+    /// Ctrl-D, or the terminal went away.
+    Quit,
+    Other(u8),
+}
+
+/// Wait for one key, without waiting for Enter and without echoing it: a
+/// word typed at a pause is answered key by key, never taken whole. Ctrl-C
+/// still interrupts (the terminal keeps ISIG).
+pub fn read_key() -> Result<Key> {
+    use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices};
+    let stdin = std::io::stdin();
+    let saved = termios::tcgetattr(&stdin).ok();
+    if let Some(saved) = &saved {
+        let mut raw = saved.clone();
+        raw.local_flags
+            .remove(LocalFlags::ICANON | LocalFlags::ECHO);
+        raw.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+        raw.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+    }
+    let key = read_byte();
+    if let Some(saved) = &saved {
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, saved);
+    }
+    Ok(match key? {
+        None | Some(4) => Key::Quit,
+        Some(b'\n' | b'\r') => Key::Enter,
+        Some(other) => Key::Other(other),
+    })
+}
+
+/// One byte from stdin; None at EOF. Bare poll(2) and read(2) so that
+/// Ctrl-C ends the wait at once (std would retry the read).
+fn read_byte() -> Result<Option<u8>> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
-    let mut line = Vec::new();
     let mut byte = [0u8; 1];
     loop {
         // Wait in short slices: a signal that lands between our check and a
@@ -111,15 +138,8 @@ pub fn read_line() -> Result<Option<String>> {
             Err(e) => return Err(Error::sys("wait for the terminal", e)),
         }
         match nix::unistd::read(&stdin, &mut byte) {
-            Ok(0) => {
-                return Ok(if line.is_empty() {
-                    None
-                } else {
-                    Some(lossy(&line))
-                });
-            }
-            Ok(_) if byte[0] == b'\n' => return Ok(Some(lossy(&line))),
-            Ok(_) => line.push(byte[0]),
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(byte[0])),
             Err(nix::errno::Errno::EINTR) => continue,
             // The terminal went away (its window was closed): like EOF.
             Err(nix::errno::Errno::EIO) => return Ok(None),
@@ -128,11 +148,22 @@ pub fn read_line() -> Result<Option<String>> {
     }
 }
 
+/// A line typed at a prompt (the quiz); None at EOF.
+pub fn read_line() -> Result<Option<String>> {
+    let mut line = Vec::new();
+    loop {
+        match read_byte()? {
+            None if line.is_empty() => return Ok(None),
+            None | Some(b'\n') => return Ok(Some(lossy(&line))),
+            Some(byte) => line.push(byte),
+        }
+    }
+}
+
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Stop with [`Error::Interrupted`] if Ctrl-C (or SIGTERM/SIGHUP) arrived.
 /// Write to stdout. A reader that went away is treated like a signal to
 /// stop; other output errors are nothing a lesson could act on.
 pub fn write_out(args: std::fmt::Arguments) {
@@ -171,46 +202,11 @@ pub fn finish_output() -> Result<()> {
     }
 }
 
+/// Stop with [`Error::Interrupted`] if Ctrl-C (or SIGTERM/SIGHUP) arrived.
 pub fn check_interrupt() -> Result<()> {
     if sys::interrupted() {
         Err(Error::Interrupted)
     } else {
         Ok(())
-    }
-}
-
-/// A heading for a lesson step.
-pub fn heading(text: &str) {
-    outln!("\n{}", format!("▶ {text}").bold().cyan());
-}
-
-static NARRATE_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Send the commands learnns shows to stderr: under `run`, stdout belongs to
-/// the command in the container.
-pub fn narrate_to_stderr() {
-    NARRATE_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Show a command exactly as the learner could type it.
-pub fn command_line(prompt: &str, line: &str) {
-    let text = format!("  {} {}", prompt.dimmed(), line.yellow());
-    if NARRATE_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
-        crate::errln!("{text}");
-    } else {
-        outln!("{text}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pause_choices() {
-        assert_eq!(parse_choice(""), Some(Choice::Continue));
-        assert_eq!(parse_choice(" S \n"), Some(Choice::Shell));
-        assert_eq!(parse_choice("q"), Some(Choice::Quit));
-        assert_eq!(parse_choice("what"), None);
     }
 }

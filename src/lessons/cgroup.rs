@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::Session;
 use crate::cgroup::{self, Cgroup, Layout, Limits};
 use crate::error::{Error, Result};
+use crate::events::{self, Where};
 use crate::ns::{Kind, KindSet};
 use crate::sys;
-use crate::ui;
 
 /// The container's limits in this lesson.
 pub const LIMITS: Limits = Limits {
@@ -27,8 +27,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("versions");
     let layout = Layout::detect();
     match &layout {
-        Ok(layout) => outln!("    {}", layout.describe()),
-        Err(e) => outln!("    {e}"),
+        Ok(layout) => events::output(layout.describe()),
+        Err(e) => events::output(e.to_string()),
     }
     s.pause()?;
     if s.lacks(Kind::Cgroup)? {
@@ -37,9 +37,9 @@ pub fn steps(s: &mut Session) -> Result<()> {
 
     s.heading("A cgroup of its own");
     let why_not = if !nix::unistd::geteuid().is_root() {
-        Some("skipped: making a cgroup needs root, so this container has no limits of its own (systemd-run, in the check section, is the way without root)".to_string())
+        Some("making a cgroup needs root, so this container has no limits of its own (systemd-run, in the check section, is the way without root)".to_string())
     } else {
-        layout.err().map(|e| format!("skipped: {e}"))
+        layout.err().map(|e| e.to_string())
     };
     match &why_not {
         None => {
@@ -56,9 +56,8 @@ pub fn steps(s: &mut Session) -> Result<()> {
     if let Some(cgroup) = container.cgroup() {
         s.say("made");
         for step in cgroup.steps() {
-            ui::command_line("$", &step.command());
+            s.show_command(Where::Host, &step.command());
         }
-        outln!();
     }
     s.pause()?;
 
@@ -97,7 +96,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("memory");
     let dd = s.inside(&["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"])?;
     if let Some(status) = dd.status {
-        outln!("    (exit status {status})");
+        events::output(format!("(exit status {status})"));
     }
     s.say("memory_count");
     let oom = s.host(&["cat", &cgroup.oom_file().display().to_string()])?;
@@ -118,7 +117,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
 fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
     let container = s.container()?;
     for line in cgroup.join_commands() {
-        ui::command_line("#", &line);
+        s.show_command(Where::Inside, &line);
     }
     let argv = [
         "sh".to_string(),
@@ -126,7 +125,7 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
         format!("for i in $(seq {FORKS}); do sleep 0.5 & done"),
     ];
     s.say("bomb_loop");
-    ui::command_line("#", &container.nsenter_line(&argv));
+    s.show_command(Where::Inside, &container.nsenter_line(&argv));
     // The bomb reports how many forks worked, then waits for its
     // children itself: orphans of a process that entered a PID namespace
     // from outside would go to the host's init, not the container's.
@@ -145,7 +144,9 @@ fn fork_bomb(s: &Session, cgroup: &Cgroup) -> Result<()> {
     }
     let started = u32::from(count[0]);
     let refused = FORKS - started;
-    outln!("    {started} of {FORKS} forks worked; {refused} were refused");
+    events::output(format!(
+        "{started} of {FORKS} forks worked; {refused} were refused"
+    ));
 
     s.say("bomb_count");
     let pids = cgroup.pids_dir();

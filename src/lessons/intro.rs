@@ -1,8 +1,6 @@
 //! Lesson 0: namespace links, identity, the eight kinds, and an ordinary
 //! process that shares all of them.
 
-use colored::Colorize;
-
 use super::Session;
 use crate::error::Result;
 use crate::ns::ORDER;
@@ -35,14 +33,18 @@ pub fn steps(s: &mut Session) -> Result<()> {
 
     s.heading("The eight kinds");
     s.say("kinds");
-    for kind in ORDER {
-        outln!(
-            "    {:<7} {:<16} {}",
-            kind.proc_name().bold(),
-            kind.clone_flag_name(),
-            kind.isolates()
-        );
-    }
+    let kinds: Vec<String> = ORDER
+        .iter()
+        .map(|kind| {
+            format!(
+                "{:<7} {:<16} {}",
+                kind.proc_name(),
+                kind.clone_flag_name(),
+                kind.isolates()
+            )
+        })
+        .collect();
+    crate::events::output(kinds.join("\n"));
     s.say("lsns");
     s.host(&["lsns", "--type", "uts"])?;
     s.pause()?;

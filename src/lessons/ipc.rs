@@ -4,6 +4,7 @@
 use super::Session;
 use crate::container::cleanup::{self, Token, Undo};
 use crate::error::{Error, Result};
+use crate::events::{self, Where};
 use crate::ns::Kind;
 use crate::sys;
 
@@ -69,9 +70,10 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("A message queue on the host");
     s.say("host_queue");
     let (key, id, token) = host_queue()?;
-    crate::ui::command_line("$", "ipcmk -Q");
-    outln!("    Message queue id: {id}");
-    outln!("    (its key, the first column of ipcs: {:#010x})", key);
+    s.show_command(Where::Host, "ipcmk -Q");
+    events::output(format!(
+        "Message queue id: {id}\n(its key, the first column of ipcs: {key:#010x})"
+    ));
 
     s.heading("The container's queues");
     s.start_container()?;
@@ -109,7 +111,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
         );
         s.say("lifetime");
     } else {
-        s.skip("skipped: without an IPC namespace, the queue would be made on the host");
+        s.skip("without an IPC namespace, the queue would be made on the host");
     }
     s.pause()?;
 
@@ -117,7 +119,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
 
     s.heading("Tidying up the host");
     cleanup::undo(token);
-    crate::ui::command_line("$", &format!("ipcrm -q {id}"));
+    s.show_command(Where::Host, &format!("ipcrm -q {id}"));
     s.check(
         !crate::sysvipc::msg_queues().iter().any(|q| q.key == key),
         &format!("queue {id} is gone from the host"),

@@ -5,10 +5,10 @@
 use super::Session;
 use crate::container::{self, setup_inside};
 use crate::error::Result;
+use crate::events::Where;
 use crate::ns::Kind;
 use crate::rootfs::Switch;
 use crate::sys::{self, Recorder};
-use crate::ui;
 
 // ANCHOR: steps
 pub fn steps(s: &mut Session) -> Result<()> {
@@ -106,13 +106,15 @@ fn show_setup(s: &Session) -> Result<()> {
     for call in &script.calls {
         if call.is_mount_or_switch() {
             for line in call.commands() {
-                ui::command_line("#", &line);
+                s.show_command(Where::Inside, &line);
             }
         } else {
             files += 1;
         }
     }
-    outln!("    (and {files} mkdir, ln -s and file writes that lay out the skeleton)\n");
+    s.note(&format!(
+        "(and {files} mkdir, ln -s and file writes that lay out the skeleton)"
+    ));
     Ok(())
 }
 
@@ -128,7 +130,7 @@ fn escape(s: &Session) -> Result<()> {
             Switch::Chroot => "after chroot    ",
             Switch::Pivot => "after pivot_root",
         };
-        outln!("  {label}  the escape reached a / holding: {found}");
+        s.note(&format!("{label}  the escape reached a / holding: {found}"));
         results.push(found);
     }
     s.check(

@@ -12,14 +12,14 @@ mod time;
 mod user;
 mod uts;
 
-use colored::Colorize;
-
 use crate::container::{Container, DEFAULT_HOSTNAME, Spec, shell_words};
 use crate::error::{Error, Result};
+use crate::events::{self, Event, Where};
 use crate::network::Subnet;
 use crate::ns::{Identities, Kind, KindSet};
 use crate::observe::{self, Capture};
 use crate::prose;
+use crate::render::Format;
 use crate::rootfs::Root;
 use crate::shell;
 use crate::ui::{self, Choice};
@@ -162,14 +162,11 @@ pub fn upto(n: u8) -> KindSet {
 // ANCHOR: rootless
 /// Without root, a namespace can only be created from inside a user
 /// namespace of one's own: add one (created first), as rootless container
-/// tools do, and say so.
+/// tools do (the lesson says so).
 pub fn rootless(kinds: KindSet) -> KindSet {
     if kinds.is_empty() || kinds.contains(Kind::User) || nix::unistd::geteuid().is_root() {
         return kinds;
     }
-    crate::errln!(
-        "  (not root: learnns adds a user namespace and creates the others inside it, as rootless containers do; lesson 6 explains)"
-    );
     kinds.with(Kind::User)
 }
 // ANCHOR_END: rootless
@@ -217,15 +214,18 @@ pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
     Spec::new(kinds).hostname(DEFAULT_HOSTNAME).root(root)
 }
 
-/// Run one lesson from start to end. Whatever happens, the container and
-/// everything registered for clean-up is gone when this returns.
-pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
+/// Run one lesson from start to end, showing it through `render`. Whatever
+/// happens, the container and everything registered for clean-up is gone
+/// when this returns.
+pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result<()> {
     let steps = lesson.steps;
-    if options.shell && !ui::interactive() {
+    if options.shell && (format != Format::Terminal || !ui::interactive()) {
         return Err(Error::NeedsTerminal(
-            "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal, or drop --shell".into(),
+            "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal without --format, or drop --shell".into(),
         ));
     }
+    let waits = format == Format::Terminal && !options.no_pause && ui::interactive();
+    events::set_renderer(format.renderer(waits));
     let spec = container_spec(lesson, options.kinds);
     let kinds = spec.kinds;
     let mut session = Session {
@@ -233,22 +233,22 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
         spec,
         kinds_chosen: options.kinds.is_some(),
         container: None,
-        waits: !options.no_pause && ui::interactive(),
         subnet: options.subnet,
+        heading: std::cell::RefCell::new(lesson.title.to_string()),
+        failed: std::cell::Cell::new(0),
     };
-    outln!(
-        "{}",
-        format!(
-            "Lesson {} · {} · {}",
-            lesson.number, lesson.name, lesson.title
-        )
-        .bold()
-    );
-    if options.kinds.is_some() {
-        outln!(
-            "  (your kinds replace this lesson's usual ones: {} instead of {})",
-            kinds,
-            lesson.default_kinds()
+    events::emit(Event::Lesson {
+        number: lesson.number,
+        name: lesson.name.into(),
+        title: lesson.title.into(),
+        kinds: kinds.to_string(),
+        default_kinds: lesson.default_kinds().to_string(),
+        chosen: options.kinds.is_some(),
+    });
+    let asked = options.kinds.unwrap_or_else(|| lesson.default_kinds());
+    if kinds.contains(Kind::User) && !asked.contains(Kind::User) {
+        events::note(
+            "(not root: learnns adds a user namespace and creates the others inside it, as rootless containers do; lesson 6 explains)",
         );
     }
     let outcome = steps(&mut session).and_then(|()| {
@@ -258,46 +258,60 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
         Ok(())
     });
     drop(session.container.take());
+    let done = |stopped: bool| Event::Done {
+        ok: session.failed.get() == 0,
+        stopped,
+        number: lesson.number,
+    };
     match outcome {
         Err(Error::Quit) => {
-            outln!("Stopped. The container is gone and the host is as it was.");
+            events::emit(done(true));
             Ok(())
         }
         Ok(()) => {
-            outln!(
-                "\n{} The container is gone and the host is as it was.",
-                format!("Lesson {} done.", lesson.number).bold()
-            );
+            events::emit(done(false));
             crate::progress::lesson_done(lesson.number);
-            outln!("  check yourself: learnns quiz --lesson {}", lesson.number);
-            if let Some(next) = LESSONS.get(lesson.number as usize + 1) {
-                outln!("  next: learnns lesson {}   ({})", next.number, next.title);
-            }
             Ok(())
         }
         Err(e) => Err(e),
     }
 }
 
-/// One lesson being run: its container and how to talk to the learner.
+/// One lesson being run: its container, and the events it emits.
 pub struct Session {
     pub lesson: &'static Lesson,
     pub spec: Spec,
     /// The learner replaced the lesson's kinds with kind flags.
     pub kinds_chosen: bool,
     container: Option<Container>,
-    waits: bool,
     pub subnet: Option<Subnet>,
+    /// The step being shown, for a skip to name.
+    heading: std::cell::RefCell<String>,
+    failed: std::cell::Cell<usize>,
 }
 
 impl Session {
-    /// Print a section of the lesson's prose.
+    /// Show a section of the lesson's prose.
     pub fn say(&self, section: &str) {
-        outln!("{}", prose::render(&self.lesson.section(section)));
+        events::emit(Event::Prose {
+            text: self.lesson.section(section),
+        });
     }
 
     pub fn heading(&self, text: &str) {
-        ui::heading(text);
+        self.heading.replace(text.to_string());
+        events::emit(Event::Heading { text: text.into() });
+    }
+
+    /// Something learnns says about what it is doing.
+    pub fn note(&self, text: &str) {
+        events::note(text);
+    }
+
+    /// Show a command as the learner would type it, without running it
+    /// here (learnns does the same with system calls, or runs it below).
+    pub fn show_command(&self, place: Where, line: &str) {
+        events::command(place, line);
     }
 
     /// Does the container have its own namespace of this kind?
@@ -309,18 +323,17 @@ impl Session {
     pub fn start_container(&mut self) -> Result<&Container> {
         ui::check_interrupt()?;
         let shown = self.spec.unshare_line(&["sleep".into(), "infinity".into()]);
-        outln!("  learnns starts the container's first process, as this would:");
-        ui::command_line("#", &shown);
+        events::note("learnns starts the container's first process, as this would:");
+        events::command(Where::Host, shown);
         if let (true, Some(name)) = (self.has(Kind::Uts), &self.spec.hostname) {
-            outln!("  and, as its first act inside:");
-            ui::command_line("#", &format!("hostname {name}"));
+            events::note("and, as its first act inside:");
+            events::command(Where::Inside, format!("hostname {name}"));
         }
         let container = Container::start(&self.spec)?;
-        outln!(
-            "  container init: PID {} on the host, in new namespaces: {}\n",
-            container.pid,
-            self.spec.kinds
-        );
+        events::note(format!(
+            "container init: PID {} on the host, in new namespaces: {}",
+            container.pid, self.spec.kinds
+        ));
         Ok(self.container.insert(container))
     }
 
@@ -334,11 +347,9 @@ impl Session {
     pub fn host(&self, argv: &[&str]) -> Result<Capture> {
         ui::check_interrupt()?;
         let argv = words(argv);
-        ui::command_line("$", &shell_words(&argv));
+        events::command(Where::Host, shell_words(&argv));
         let out = observe::capture(observe::host_command(&argv));
-        for line in out.text.lines() {
-            outln!("    {line}");
-        }
+        events::output(out.text.clone());
         Ok(out)
     }
 
@@ -347,11 +358,9 @@ impl Session {
         ui::check_interrupt()?;
         let argv = words(argv);
         let container = self.container()?;
-        ui::command_line("#", &container.nsenter_line(&argv));
+        events::command(Where::Inside, container.nsenter_line(&argv));
         let out = observe::capture(container.command(&argv)?);
-        for line in out.text.lines() {
-            outln!("    {line}");
-        }
+        events::output(out.text.clone());
         Ok(out)
     }
 
@@ -366,11 +375,17 @@ impl Session {
         ui::check_interrupt()?;
         let (outside, inside) = (words(outside), words(inside));
         let container = self.container()?;
-        ui::command_line("outside $", &shell_words(&outside));
-        ui::command_line(" inside #", &container.nsenter_line(&inside));
+        let command = shell_words(&outside);
+        let inside_command = container.nsenter_line(&inside);
         let outside = observe::capture(observe::host_command(&outside));
         let inside = observe::capture(container.command(&inside)?);
-        observe::print_pair(&outside, &inside);
+        events::emit(Event::Observation {
+            command,
+            inside_command,
+            outside: outside.text.clone(),
+            inside: inside.text.clone(),
+            labels: None,
+        });
         Ok((outside, inside))
     }
     // ANCHOR_END: observe
@@ -379,17 +394,14 @@ impl Session {
     pub fn inode_table(&self) -> Result<()> {
         ui::check_interrupt()?;
         let container = self.container()?;
-        ui::command_line(
-            "$",
-            &format!(
-                "readlink /proc/{}/ns/* /proc/{}/ns/*",
-                std::process::id(),
-                container.pid
-            ),
+        let command = format!(
+            "readlink /proc/{}/ns/* /proc/{}/ns/*",
+            std::process::id(),
+            container.pid
         );
         let outside = Identities::of_self()?;
         let inside = container.identities()?;
-        out!("{}", observe::inode_table(&outside, &inside));
+        events::emit(Event::table(command, &outside, &inside));
         Ok(())
     }
 
@@ -401,7 +413,7 @@ impl Session {
             return Ok(false);
         }
         self.skip(&format!(
-            "skipped: this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
+            "this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
         ));
         self.links()?;
         self.check_your_work()?;
@@ -425,32 +437,39 @@ impl Session {
     /// Tell the learner whether what the lesson promised really happened.
     /// Never hidden: a lesson that cannot show its point says so.
     pub fn check(&self, held: bool, claim: &str, otherwise: &str) {
-        if held {
-            outln!("  {} {claim}", "✓".green().bold());
-        } else {
-            outln!(
-                "  {} expected: {claim}\n    but: {otherwise}",
-                "✗".red().bold()
-            );
+        if !held {
+            self.failed.set(self.failed.get() + 1);
         }
+        events::emit(Event::Check {
+            ok: held,
+            text: claim.into(),
+            but: (!held).then(|| otherwise.into()),
+        });
     }
 
-    /// A note that a step was left out, and why.
-    pub fn skip(&self, why: &str) {
-        outln!("  {} {why}", "–".yellow().bold());
+    /// A note that (part of) the current step was left out, and why.
+    pub fn skip(&self, reason: &str) {
+        events::emit(Event::Skip {
+            text: self.heading.borrow().clone(),
+            reason: reason.into(),
+        });
     }
 
-    /// Wait for the learner between steps, unless told not to.
+    /// The end of a step: wait for the learner, unless nobody waits.
     pub fn pause(&self) -> Result<()> {
         ui::check_interrupt()?;
-        if !self.waits {
-            return Ok(());
-        }
+        events::emit(Event::Pause);
         loop {
-            match ui::ask_pause()? {
+            if !events::waits() {
+                return Ok(());
+            }
+            match events::ask()? {
                 Choice::Continue => return Ok(()),
                 Choice::Quit => return Err(Error::Quit),
-                Choice::Shell => self.shell()?,
+                Choice::Shell => {
+                    self.shell()?;
+                    events::resumed();
+                }
             }
         }
     }
@@ -458,13 +477,13 @@ impl Session {
     /// An interactive shell inside the container as it is at this step.
     pub fn shell(&self) -> Result<()> {
         let Some(container) = &self.container else {
-            outln!("  (no container at this step yet)");
+            events::note("(no container at this step yet)");
             return Ok(());
         };
-        outln!(
-            "  A shell inside the container ({}). Type `exit` to come back.",
+        events::note(format!(
+            "A shell inside the container ({}). Type `exit` to come back.",
             self.spec.kinds
-        );
+        ));
         shell::run(container, &format!("learnns lesson {}", self.lesson.number))?;
         Ok(())
     }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::Session;
 use crate::error::{Error, Result};
+use crate::events::{self, Where};
 use crate::icmp;
 use crate::network;
 use crate::ns::{Kind, KindSet};
-use crate::ui;
 
 /// Interfaces in `ip link` output: lines like `1: lo: <...> ... state DOWN`.
 pub fn interfaces(ip_link: &str) -> Vec<(String, bool)> {
@@ -63,7 +63,6 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.say("veth");
     let veth = network::connect(s.container()?.pid, s.subnet)?;
     let subnet = veth.subnet;
-    outln!();
     let (_, addrs) = s.observe(&["ip", "-brief", "addr"])?;
     s.check(
         addrs.text.contains(&veth.inside) && addrs.text.contains(&subnet.container().to_string()),
@@ -101,7 +100,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
 
     s.heading("Taking the cable away");
     s.say("cleanup");
-    ui::command_line("$", &format!("ip link delete {}", veth.host));
+    s.show_command(Where::Host, &format!("ip link delete {}", veth.host));
     let host_end = veth.host.clone();
     drop(veth);
     let after = std::path::Path::new("/sys/class/net")
@@ -142,12 +141,12 @@ fn ping(s: &Session, side: Side, to: Ipv4Addr) -> Result<bool> {
         return Ok(out.status == Some(0));
     }
     let words: Vec<String> = argv.iter().map(|w| w.to_string()).collect();
-    let (prompt, line) = match side {
-        Side::Host => ("$", crate::container::shell_words(&words)),
-        Side::Inside => ("#", s.container()?.nsenter_line(&words)),
+    let (place, line) = match side {
+        Side::Host => (Where::Host, crate::container::shell_words(&words)),
+        Side::Inside => (Where::Inside, s.container()?.nsenter_line(&words)),
     };
-    ui::command_line(prompt, &line);
-    outln!("    (ping is not installed here: learnns sends the same echo request itself)");
+    s.show_command(place, &line);
+    s.note("(ping is not installed here: learnns sends the same echo request itself)");
     let (text, answered) = match side {
         Side::Host => {
             let echo = icmp::echo(to, PING_WAIT)?;
@@ -156,7 +155,7 @@ fn ping(s: &Session, side: Side, to: Ipv4Addr) -> Result<bool> {
         }
         Side::Inside => echo_inside(s, to)?,
     };
-    outln!("    {text}");
+    events::output(text);
     Ok(answered)
 }
 // ANCHOR_END: ping
@@ -220,21 +219,21 @@ fn loopback_is_private(s: &Session) -> Result<()> {
         .map_err(|_| Error::Setup("the listener inside did not start".into()))?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let pid = container.pid;
-    ui::command_line(
-        "#",
+    s.show_command(
+        Where::Inside,
         &format!("nsenter -t {pid} --net -- nc -l 127.0.0.1 {port} &"),
     );
-    ui::command_line("$", &format!("nc -z 127.0.0.1 {port}"));
+    s.show_command(Where::Host, &format!("nc -z 127.0.0.1 {port}"));
     let from_host = TcpStream::connect_timeout(&address, Duration::from_secs(1));
-    outln!(
-        "    from the host: {}",
+    events::output(format!(
+        "from the host: {}",
         match &from_host {
             Ok(_) => "connected".to_string(),
             Err(e) => e.to_string(),
         }
-    );
-    ui::command_line(
-        "#",
+    ));
+    s.show_command(
+        Where::Inside,
         &format!("nsenter -t {pid} --net -- nc -z 127.0.0.1 {port}"),
     );
     let inside = container.fork_inside(net, move || {
@@ -243,10 +242,10 @@ fn loopback_is_private(s: &Session) -> Result<()> {
             .unwrap_or(1)
     })?;
     let from_inside = crate::sys::wait_child(inside)?;
-    outln!(
-        "    from inside: {}",
+    events::output(format!(
+        "from inside: {}",
         if from_inside { "connected" } else { "failed" }
-    );
+    ));
     crate::sys::wait_child(listener)?;
     s.check(
         from_host.is_err() && from_inside,

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use super::Session;
 use crate::container::{self, Container, shell_words};
 use crate::error::{Error, Result};
+use crate::events::{self, Event, Where};
 use crate::ns::{Identities, Kind};
 use crate::observe::{self, Capture};
-use crate::ui;
 
 /// The processes whose PID namespace is the one `pid` is in, as host PIDs.
 fn members(pid: i32) -> Result<Vec<i32>> {
@@ -38,15 +38,19 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("The first process is PID 1");
     s.say("first");
     let argv = vec!["sh".to_string(), "-c".into(), "echo $$".into()];
-    ui::command_line("outside $", &shell_words(&argv));
-    ui::command_line(" inside #", &s.spec.unshare_line(&argv));
     let outside = observe::capture(observe::host_command(&argv));
     let (status, text) = container::run_captured(&s.spec, &argv)?;
     let inside = Capture {
         status: Some(status),
         text,
     };
-    observe::print_pair(&outside, &inside);
+    events::emit(Event::Observation {
+        command: shell_words(&argv),
+        inside_command: s.spec.unshare_line(&argv),
+        outside: outside.text.clone(),
+        inside: inside.text.clone(),
+        labels: None,
+    });
     if s.has(Kind::Pid) {
         s.check(
             inside.text.trim() == "1",
@@ -128,7 +132,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
         s.say("init_dies");
         init_dies(s)?;
     } else {
-        s.skip("skipped: without a PID namespace there is no PID 1 of its own to kill");
+        s.skip("without a PID namespace there is no PID 1 of its own to kill");
     }
     s.pause()?;
 
@@ -141,7 +145,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
 fn init_dies(s: &Session) -> Result<()> {
     let doomed = Container::start(&s.spec)?;
     let argv = vec!["sleep".to_string(), "300".into()];
-    ui::command_line("#", &format!("{} &", doomed.nsenter_line(&argv)));
+    s.show_command(Where::Inside, &format!("{} &", doomed.nsenter_line(&argv)));
     let mut sleeper = doomed
         .command(&argv)?
         .stdin(std::process::Stdio::null())
@@ -149,19 +153,25 @@ fn init_dies(s: &Session) -> Result<()> {
         .map_err(|e| Error::io("start sleep inside", e))?;
     let found = wait_until(|| members(doomed.pid.as_raw()).is_ok_and(|m| m.len() >= 2));
     let inside: Vec<i32> = members(doomed.pid.as_raw())?;
-    for pid in &inside {
-        outln!(
-            "    host PID {pid:<8} NSpid {:?}",
-            nspid(*pid).unwrap_or_default()
-        );
-    }
+    let listing: Vec<String> = inside
+        .iter()
+        .map(|pid| {
+            let nspid: Vec<String> = nspid(*pid)
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            format!("host PID {pid:<8} NSpid: {}", nspid.join(" "))
+        })
+        .collect();
+    events::output(listing.join("\n"));
     s.check(
         found,
         "the namespace holds its PID 1 and `sleep`",
         "sleep did not appear",
     );
 
-    ui::command_line("$", &format!("kill -KILL {}", doomed.pid));
+    s.show_command(Where::Host, &format!("kill -KILL {}", doomed.pid));
     container::kill_process(doomed.pid);
     let others: Vec<i32> = inside
         .into_iter()

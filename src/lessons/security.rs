@@ -2,11 +2,10 @@
 //! container can still do, and the layers that stop it: capabilities,
 //! no_new_privs and a seccomp filter, one at a time.
 
-use colored::Colorize;
-
 use super::Session;
 use crate::container::{self, shell_words};
 use crate::error::Result;
+use crate::events::{self, Event, GridRow, Where};
 use crate::ns::Kind;
 use crate::observe;
 use crate::security::Layers;
@@ -85,7 +84,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
     status.push("/proc/self/status");
     s.observe(&status)?;
     if !s.has(Kind::Mnt) {
-        s.skip("skipped: without a mount namespace of its own, mounting or making nodes would change the host's");
+        s.skip("without a mount namespace of its own, mounting or making nodes would change the host's");
         s.links()?;
         return s.check_your_work();
     }
@@ -114,13 +113,13 @@ pub fn steps(s: &mut Session) -> Result<()> {
     s.heading("Layers");
     s.say("layers");
     let script = script();
-    ui::command_line(
-        "#",
+    s.show_command(
+        Where::Inside,
         &format!("SCRIPT={}", shell_words(std::slice::from_ref(&script))),
     );
     let results = layered_runs(s, &script)?;
     s.say("results");
-    out!("{}", table(&results));
+    events::emit(grid(&results));
     let cell = |action: &str, column: usize| {
         results[column]
             .iter()
@@ -152,18 +151,15 @@ pub fn steps(s: &mut Session) -> Result<()> {
     let all = COLUMNS[3].1;
     let mut argv: Vec<String> = STATUS.iter().map(|w| w.to_string()).collect();
     argv.push("/proc/self/status".into());
-    ui::command_line("$", &run_line(s, &Layers::default(), &argv));
-    ui::command_line("$", &run_line(s, &all, &argv));
     let plain = capture(s, &Layers::default(), &argv)?;
     let layered = capture(s, &all, &argv)?;
-    out!(
-        "{}",
-        observe::side_by_side(
-            ("namespaces only", &plain.text),
-            ("all three layers", &layered.text),
-            ui::width(),
-        )
-    );
+    events::emit(Event::Observation {
+        command: run_line(s, &Layers::default(), &argv),
+        inside_command: run_line(s, &all, &argv),
+        outside: plain.text.clone(),
+        inside: layered.text.clone(),
+        labels: Some(("namespaces only".into(), "all three layers".into())),
+    });
     s.check(
         layered.text.contains("NoNewPrivs:\t1") && layered.text.contains("Seccomp:\t2"),
         "the layered process shows NoNewPrivs 1 and Seccomp 2",
@@ -222,7 +218,7 @@ fn layered_runs(s: &Session, script: &str) -> Result<Results> {
     for (_, layers) in COLUMNS {
         let shown = vec!["sh".to_string(), "-c".into(), "$SCRIPT".into()];
         let line = run_line(s, &layers, &shown).replace("'$SCRIPT'", "\"$SCRIPT\"");
-        ui::command_line("$", &line);
+        s.show_command(Where::Host, &line);
         let out = capture(s, &layers, &argv)?;
         let column = ACTIONS
             .iter()
@@ -237,26 +233,20 @@ fn layered_runs(s: &Session, script: &str) -> Result<Results> {
 }
 // ANCHOR_END: layered_runs
 
-fn table(results: &Results) -> String {
-    let mut text = format!("    {:<10}", "");
-    for (title, _) in COLUMNS {
-        text.push_str(&format!("{title:<15}"));
+/// Each action in each column: done or refused.
+fn grid(results: &Results) -> Event {
+    Event::Grid {
+        columns: COLUMNS.iter().map(|(title, _)| title.to_string()).collect(),
+        rows: ACTIONS
+            .iter()
+            .enumerate()
+            .map(|(row, (name, _))| GridRow {
+                label: name.to_string(),
+                cells: results
+                    .iter()
+                    .map(|column| if column[row].1 { "done" } else { "refused" }.to_string())
+                    .collect(),
+            })
+            .collect(),
     }
-    let mut text = text.trim_end().to_string();
-    text.push('\n');
-    for (row, (name, _)) in ACTIONS.iter().enumerate() {
-        text.push_str(&format!("    {name:<10}"));
-        for column in results {
-            // Pad before colouring: escape codes have no width.
-            let cell = if column[row].1 {
-                format!("{:<15}", "done").green()
-            } else {
-                format!("{:<15}", "refused").red()
-            };
-            text.push_str(&cell.to_string());
-        }
-        text.truncate(text.trim_end().len());
-        text.push('\n');
-    }
-    text
 }

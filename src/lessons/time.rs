@@ -4,9 +4,9 @@
 use super::Session;
 use crate::container::setup_inside;
 use crate::error::Result;
+use crate::events::Where;
 use crate::ns::Kind;
 use crate::sys::{Call, Recorder};
-use crate::ui;
 
 /// The offset the lesson gives its container's clocks: one week.
 pub const OFFSET: i64 = 7 * 24 * 3600;
@@ -36,10 +36,9 @@ pub fn steps(s: &mut Session) -> Result<()> {
     });
     for call in time_steps {
         for line in call.commands() {
-            ui::command_line("#", &line);
+            s.show_command(Where::Inside, &line);
         }
     }
-    outln!();
     s.start_container()?;
     s.say("uptime");
     let (outside, inside) = s.observe(&["cat", "/proc/uptime"])?;

@@ -80,7 +80,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
                 "the write went through",
             );
         }
-        None => s.skip("skipped: run as root with a mount namespace to see this (learnns needs to own a file as the host's root)"),
+        None => s.skip("run as root with a mount namespace to see this (learnns needs to own a file as the host's root)"),
     }
     s.pause()?;
 

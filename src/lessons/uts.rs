@@ -47,7 +47,7 @@ pub fn steps(s: &mut Session) -> Result<()> {
             ),
         );
     } else {
-        s.skip("skipped: without a UTS namespace, `hostname` inside would rename the host");
+        s.skip("without a UTS namespace, `hostname` inside would rename the host");
     }
     s.pause()?;
 

@@ -11,7 +11,6 @@ use crate::container::{Container, Spec};
 use crate::error::{Error, Result};
 use crate::inspect::meaning;
 use crate::ns::{Identities, Kind, KindSet, ORDER, link_text};
-use crate::observe;
 
 pub const DEFAULT_COUNT: u32 = 4;
 
@@ -127,7 +126,7 @@ fn pair(a: i32, b: i32, only: Option<Kind>) -> Result<String> {
         Some(kind) => kind.proc_name().to_string(),
         None => "*".to_string(),
     };
-    Ok(observe::side_by_side(
+    Ok(crate::render::layout::side_by_side(
         (
             &format!("$ readlink /proc/{a}/ns/{glob}"),
             &readlinks(a, &ida, only),
@@ -137,7 +136,9 @@ fn pair(a: i32, b: i32, only: Option<Kind>) -> Result<String> {
             &readlinks(b, &idb, only),
         ),
         crate::ui::width(),
-    ))
+    )
+    .join("\n")
+        + "\n")
 }
 
 fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<Asked> {
