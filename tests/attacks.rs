@@ -186,7 +186,7 @@ fn listed(out: &Output) -> String {
 
 #[test]
 fn links_planted_at_every_predictable_name_reach_nothing() {
-    if !privileged("planted_links") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -242,7 +242,7 @@ fn links_planted_at_every_predictable_name_reach_nothing() {
 
 #[test]
 fn another_users_directories_are_never_the_learners_journal() {
-    if !privileged("foreign_rundir") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -289,7 +289,7 @@ fn another_users_directories_are_never_the_learners_journal() {
 
 #[test]
 fn journals_stay_private_under_umask_000() {
-    if !privileged("umask_000") {
+    if !privileged() {
         return;
     }
     use std::os::unix::process::CommandExt;
@@ -387,7 +387,7 @@ fn journal_record(run: &RunId, kind: &str) -> Vec<String> {
 
 #[test]
 fn a_stale_journal_naming_others_objects_undoes_none_of_them() {
-    if !privileged("foreign_journal") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -496,7 +496,7 @@ fn start_with_pid(pid: u32, args: &[&str]) -> Option<OnTerminal> {
 
 #[test]
 fn a_new_run_with_a_dead_runs_pid_cleans_up_after_it() {
-    if !privileged("reused_pid") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -538,7 +538,7 @@ fn a_new_run_with_a_dead_runs_pid_cleans_up_after_it() {
 
 #[test]
 fn a_renamed_binary_is_still_a_live_run() {
-    if !privileged("renamed_binary") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -582,7 +582,7 @@ fn attacker_tree(scratch: &Path, victim_dir: &Path) -> PathBuf {
 
 #[test]
 fn a_rootfs_tree_swapped_during_set_up_never_reaches_the_host() {
-    if !privileged("rootfs_race") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -663,7 +663,7 @@ fn a_rootfs_tree_swapped_during_set_up_never_reaches_the_host() {
 
 #[test]
 fn a_tree_with_anything_another_user_can_change_is_refused_as_root() {
-    if !privileged("rootfs_trust") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -721,7 +721,7 @@ fn a_tree_with_anything_another_user_can_change_is_refused_as_root() {
 
 #[test]
 fn a_command_run_on_a_terminal_cannot_type_into_it() {
-    if !privileged("tiocsti") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -761,7 +761,7 @@ fn a_command_run_on_a_terminal_cannot_type_into_it() {
 
 #[test]
 fn a_command_not_on_the_terminal_cannot_reach_it_at_all() {
-    if !privileged("no_tty") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -804,7 +804,7 @@ fn a_command_not_on_the_terminal_cannot_reach_it_at_all() {
 
 #[test]
 fn nothing_a_command_leaves_running_outlives_learnns_run() {
-    if !privileged("run_leftovers") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -823,7 +823,7 @@ fn nothing_a_command_leaves_running_outlives_learnns_run() {
 
 #[test]
 fn an_acl_that_lets_another_user_write_is_seen() {
-    if !privileged("rootfs_acl") {
+    if !privileged() {
         return;
     }
     let _guard = serial();

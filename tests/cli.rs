@@ -322,3 +322,15 @@ fn an_unwritable_stderr_never_panics() {
         assert_eq!(out.status.code(), Some(code), "{args:?}");
     }
 }
+
+#[test]
+fn the_privilege_gate_names_the_test_it_gates() {
+    // privileged() takes the test's name from libtest's thread name: a
+    // skip line names the test without anyone typing it.
+    assert_eq!(
+        common::current_test(),
+        "the_privilege_gate_names_the_test_it_gates"
+    );
+    let from_a_thread = std::thread::spawn(common::current_test).join().unwrap();
+    assert!(from_a_thread.contains("unnamed thread"), "{from_a_thread}");
+}

@@ -13,7 +13,7 @@ use common::{
 
 #[test]
 fn sixteen_of_each_network_and_ipc_lesson_at_once_pass_every_check() {
-    if !privileged("crowd") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -76,7 +76,7 @@ fn learners_lesson(args: &[&str]) -> OnTerminal {
 
 #[test]
 fn the_tests_pass_beside_a_learners_open_lessons() {
-    if !privileged("beside_a_learner") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -180,7 +180,7 @@ fn the_tests_pass_beside_a_learners_open_lessons() {
 
 #[test]
 fn a_subnet_in_use_on_the_host_is_refused_with_the_rule() {
-    if !privileged("subnet_in_use") {
+    if !privileged() {
         return;
     }
     let _guard = serial();

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 
 #[test]
 fn learnns_killed_in_lesson_4_leaves_nothing_after_the_next_start() {
-    if !privileged("sigkill_lesson_4") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -29,7 +29,7 @@ fn learnns_killed_in_lesson_4_leaves_nothing_after_the_next_start() {
 
 #[test]
 fn the_containers_init_killed_from_outside_ends_the_lesson_cleanly() {
-    if !privileged("init_killed") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -58,7 +58,7 @@ fn the_containers_init_killed_from_outside_ends_the_lesson_cleanly() {
 
 #[test]
 fn a_missing_or_failing_observation_command_is_shown_not_fatal() {
-    if !privileged("observation_fails") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -92,7 +92,7 @@ fn a_missing_or_failing_observation_command_is_shown_not_fatal() {
 
 #[test]
 fn missing_ip_names_the_package_to_install() {
-    if !privileged("no_ip") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -115,7 +115,7 @@ fn missing_ip_names_the_package_to_install() {
 
 #[test]
 fn broken_roots_are_refused_with_a_reason() {
-    if !privileged("broken_rootfs") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -183,7 +183,7 @@ fn progress_that_cannot_be_read_or_written_never_stops_a_lesson() {
 
 #[test]
 fn two_hundred_runs_in_a_row_leave_nothing() {
-    if !privileged("soak_run") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -197,7 +197,7 @@ fn two_hundred_runs_in_a_row_leave_nothing() {
 
 #[test]
 fn every_lesson_twenty_times_leaves_nothing() {
-    if !privileged("soak_lessons") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -225,7 +225,7 @@ fn every_lesson_twenty_times_leaves_nothing() {
 
 #[test]
 fn a_kill_at_every_creating_call_is_undone_by_the_next_start() {
-    if !privileged("failpoints") {
+    if !privileged() {
         return;
     }
     use std::os::unix::process::ExitStatusExt;
@@ -275,7 +275,7 @@ fn a_kill_at_every_creating_call_is_undone_by_the_next_start() {
 
 #[test]
 fn a_signal_at_any_moment_of_any_lesson_exits_130_and_leaves_nothing() {
-    if !privileged("signals") {
+    if !privileged() {
         return;
     }
     let _guard = serial();
@@ -313,7 +313,7 @@ fn a_signal_at_any_moment_of_any_lesson_exits_130_and_leaves_nothing() {
 
 #[test]
 fn a_shell_and_what_it_started_die_with_learnns() {
-    if !privileged("shell_dies") {
+    if !privileged() {
         return;
     }
     let _guard = serial();

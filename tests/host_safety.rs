@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 
 #[test]
 fn every_lesson_and_run_leaves_the_host_unchanged() {
-    if !privileged("host_unchanged") {
+    if !privileged() {
         return;
     }
     let _guard = common::serial();
@@ -75,7 +75,7 @@ fn lesson_2_paused_with_queue() -> (OnTerminal, i32) {
 
 #[test]
 fn ctrl_c_at_every_pause_undoes_everything() {
-    if !privileged("ctrl_c") {
+    if !privileged() {
         return;
     }
     let _guard = common::serial();
@@ -114,7 +114,7 @@ fn ctrl_c_at_every_pause_undoes_everything() {
 
 #[test]
 fn after_a_shell_in_a_pid_namespace_the_pause_keys_still_work() {
-    if !privileged("shell_then_keys") {
+    if !privileged() {
         return;
     }
     let _guard = common::serial();
@@ -139,7 +139,7 @@ fn after_a_shell_in_a_pid_namespace_the_pause_keys_still_work() {
 
 #[test]
 fn quitting_at_a_pause_cleans_up_and_exits_0() {
-    if !privileged("quit") {
+    if !privileged() {
         return;
     }
     let _guard = common::serial();
@@ -155,7 +155,7 @@ fn quitting_at_a_pause_cleans_up_and_exits_0() {
 
 #[test]
 fn a_killed_run_is_cleaned_up_by_the_next_start() {
-    if !privileged("sigkill_recovery") {
+    if !privileged() {
         return;
     }
     let _guard = common::serial();
@@ -217,7 +217,7 @@ fn killed_at_pause(
 
 #[test]
 fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
-    if !privileged("sigkill_veth") {
+    if !privileged() {
         return;
     }
     // Pause 4 comes right after the veth pair was made and pinged.
@@ -230,7 +230,7 @@ fn a_killed_network_lesson_leaves_a_veth_that_the_next_start_removes() {
 
 #[test]
 fn a_killed_cgroup_lesson_leaves_a_cgroup_that_the_next_start_removes() {
-    if !privileged("sigkill_cgroup") {
+    if !privileged() {
         return;
     }
     // Pause 2 comes right after the container got its cgroup.

@@ -64,7 +64,7 @@ fn lsns(pid: &str, kind: &str) -> String {
 
 #[test]
 fn compare_says_what_unshare_separated_and_matches_readlink_and_lsns() {
-    if !privileged("compare") {
+    if !privileged() {
         return;
     }
     let me = std::process::id().to_string();
@@ -99,7 +99,7 @@ fn compare_says_what_unshare_separated_and_matches_readlink_and_lsns() {
 
 #[test]
 fn ns_lists_a_processs_own_namespaces() {
-    if !privileged("ns") {
+    if !privileged() {
         return;
     }
     let other = Unshared::start(&["--uts", "--ipc"]);
@@ -160,7 +160,7 @@ fn a_process_that_has_exited_is_reported_as_such() {
 #[test]
 fn another_users_process_is_a_permission_problem_with_a_fix() {
     use std::os::unix::process::CommandExt;
-    if !privileged("compare_permission") {
+    if !privileged() {
         return;
     }
     let root_process = Unshared::start(&["--uts"]);

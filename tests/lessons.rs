@@ -40,7 +40,7 @@ fn host_name() -> String {
 
 #[test]
 fn lesson_1_hostname_differs_inside_and_the_host_keeps_its_own() {
-    if !privileged("lesson_1_hostname") {
+    if !privileged() {
         return;
     }
     let before = host_name();
@@ -64,7 +64,7 @@ fn lesson_1_hostname_differs_inside_and_the_host_keeps_its_own() {
 
 #[test]
 fn lesson_2_host_queue_is_absent_inside_and_removed_afterwards() {
-    if !privileged("lesson_2_ipc") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "ipc", "--no-pause"]);
@@ -105,7 +105,7 @@ fn lesson_2_host_queue_is_absent_inside_and_removed_afterwards() {
 
 #[test]
 fn lesson_3_shell_is_pid_1_and_nspid_has_both_numbers() {
-    if !privileged("lesson_3_pid") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "3", "--no-pause"]);
@@ -134,7 +134,7 @@ fn lesson_3_shell_is_pid_1_and_nspid_has_both_numbers() {
 
 #[test]
 fn lesson_3_with_only_a_pid_namespace() {
-    if !privileged("lesson_3_pid_only") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "3", "--pid", "--no-pause"]);
@@ -145,7 +145,7 @@ fn lesson_3_with_only_a_pid_namespace() {
 
 #[test]
 fn lesson_1_without_a_uts_namespace_never_renames_the_host() {
-    if !privileged("lesson_1_without_uts") {
+    if !privileged() {
         return;
     }
     let before = host_name();
@@ -156,7 +156,7 @@ fn lesson_1_without_a_uts_namespace_never_renames_the_host() {
 
 #[test]
 fn lesson_0_shows_links_and_an_ordinary_process() {
-    if !privileged("lesson_0") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "intro", "--no-pause"]);
@@ -177,7 +177,7 @@ fn lesson_0_shows_links_and_an_ordinary_process() {
 
 #[test]
 fn run_passes_the_exit_status_through() {
-    if !privileged("run_exit_status") {
+    if !privileged() {
         return;
     }
     for code in [0, 1, 7, 42] {
@@ -205,7 +205,7 @@ fn run_passes_the_exit_status_through() {
 
 #[test]
 fn run_sets_the_hostname_inside_only() {
-    if !privileged("run_hostname") {
+    if !privileged() {
         return;
     }
     let before = host_name();
@@ -217,7 +217,7 @@ fn run_sets_the_hostname_inside_only() {
 
 #[test]
 fn run_gives_each_kind_in_its_plain_form() {
-    if !privileged("run_kinds") {
+    if !privileged() {
         return;
     }
     let script = "echo pid=$$; ip -o link | wc -l; cat /proc/self/uid_map; grep '^0::' /proc/self/cgroup; readlink /proc/self/ns/time";
@@ -243,7 +243,7 @@ fn run_gives_each_kind_in_its_plain_form() {
 
 #[test]
 fn lesson_1_output_snapshot() {
-    if !privileged("lesson_1_snapshot") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "1", "--no-pause"]);
@@ -294,7 +294,7 @@ impl Drop for Shared {
 #[test]
 fn rootless_with_a_user_namespace_first() {
     use std::os::unix::process::CommandExt;
-    if !privileged("rootless") {
+    if !privileged() {
         return;
     }
     let shared = Shared::new();
@@ -377,7 +377,7 @@ fn rootless_with_a_user_namespace_first() {
 
 #[test]
 fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
-    if !privileged("lesson_4_mnt") {
+    if !privileged() {
         return;
     }
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -429,7 +429,7 @@ fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
 
 #[test]
 fn lesson_5_only_lo_then_a_veth_pinged_both_ways_then_gone() {
-    if !privileged("lesson_5_net") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "5", "--no-pause"]);
@@ -469,7 +469,7 @@ fn lesson_5_only_lo_then_a_veth_pinged_both_ways_then_gone() {
 
 #[test]
 fn run_upto_5_reads_the_skeleton_hostname() {
-    if !privileged("run_skeleton") {
+    if !privileged() {
         return;
     }
     let out = run(&["run", "--upto", "5", "--", "cat", "/etc/hostname"]);
@@ -517,7 +517,7 @@ fn tiny_root() -> std::path::PathBuf {
 
 #[test]
 fn run_with_a_rootfs_of_ones_own() {
-    if !privileged("run_rootfs") {
+    if !privileged() {
         return;
     }
     let dir = tiny_root();
@@ -610,7 +610,7 @@ fn bad_rootfs_and_network_flags_are_refused() {
 
 #[test]
 fn run_veth_reaches_the_host_end_and_leaves_nothing() {
-    if !privileged("run_veth") {
+    if !privileged() {
         return;
     }
     // The host end listens; the container connects across the veth pair
@@ -659,7 +659,7 @@ fn out_pid(out: &std::process::Output) -> String {
 
 #[test]
 fn shell_runs_inside_the_container_of_a_lesson() {
-    if !privileged("shell") {
+    if !privileged() {
         return;
     }
     let out = common::run_with_input(
@@ -681,7 +681,7 @@ fn shell_runs_inside_the_container_of_a_lesson() {
 
 #[test]
 fn lesson_8_shifts_uptime_but_not_the_wall_clock() {
-    if !privileged("lesson_8_time") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "8", "--no-pause"]);
@@ -698,7 +698,7 @@ fn lesson_8_shifts_uptime_but_not_the_wall_clock() {
 
 #[test]
 fn run_time_offset_moves_the_boot_clock() {
-    if !privileged("run_time_offset") {
+    if !privileged() {
         return;
     }
     let host: f64 = std::fs::read_to_string("/proc/uptime")
@@ -731,7 +731,7 @@ fn run_time_offset_moves_the_boot_clock() {
 
 #[test]
 fn lesson_6_root_inside_is_an_unused_host_id_and_cannot_touch_host_files() {
-    if !privileged("lesson_6_user") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "6", "--no-pause"]);
@@ -793,7 +793,7 @@ fn run_with_pid(args: &[&str]) -> (std::process::Output, u32) {
 
 #[test]
 fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
-    if !privileged("lesson_7_cgroup") {
+    if !privileged() {
         return;
     }
     let (out, pid) = run_with_pid(&["lesson", "7", "--no-pause"]);
@@ -847,7 +847,7 @@ fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
 
 #[test]
 fn run_limits_processes_and_memory() {
-    if !privileged("run_limits") {
+    if !privileged() {
         return;
     }
     let out = run(&[
@@ -909,7 +909,7 @@ fn run_limits_processes_and_memory() {
 
 #[test]
 fn run_without_a_pid_namespace_leaves_nothing_in_its_cgroup() {
-    if !privileged("run_cgroup_orphans") {
+    if !privileged() {
         return;
     }
     // The command exits at once; its background sleeper would outlive it,
@@ -937,7 +937,7 @@ fn run_without_a_pid_namespace_leaves_nothing_in_its_cgroup() {
 
 #[test]
 fn lesson_9_shows_what_each_layer_refuses() {
-    if !privileged("lesson_9_security") {
+    if !privileged() {
         return;
     }
     let text = lesson(&["lesson", "9", "--no-pause"]);
@@ -969,7 +969,7 @@ fn lesson_9_shows_what_each_layer_refuses() {
 
 #[test]
 fn run_puts_on_security_layers() {
-    if !privileged("run_layers") {
+    if !privileged() {
         return;
     }
     let mount = ["mount", "-t", "tmpfs", "none", "/tmp"];
@@ -1022,7 +1022,7 @@ fn run_puts_on_security_layers() {
 
 #[test]
 fn time_offsets_the_kernel_accepts_are_accepted_to_the_edge() {
-    if !privileged("time_offset_range") {
+    if !privileged() {
         return;
     }
     let out = run(&[

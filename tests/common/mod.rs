@@ -67,16 +67,30 @@ pub fn stderr(output: &Output) -> String {
 /// May this test create namespaces here? As root, yes. Otherwise the test is
 /// skipped with a line on the real stderr (libtest does not capture direct
 /// writes), unless LEARNNS_REQUIRE_PRIVILEGED=1 makes a skip a failure.
-pub fn privileged(test: &str) -> bool {
+///
+/// Call it at the top of the test itself, `if !privileged() { return; }`:
+/// the line names the test from the thread libtest runs it on, which libtest
+/// names after the test (`module::test_name`).
+pub fn privileged() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }
+    let test = current_test();
     let reason = "needs root to create namespaces (run the tests with sudo)";
     if std::env::var("LEARNNS_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
         panic!("{test}: {reason}, and LEARNNS_REQUIRE_PRIVILEGED=1 forbids skipping");
     }
     let _ = writeln!(std::io::stderr(), "skipped: {test}: {reason}");
     false
+}
+
+/// The name of the running test, as libtest names its thread; on a thread
+/// of the test's own making, which libtest did not name, a placeholder.
+pub fn current_test() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => "(a test on an unnamed thread)".to_owned(),
+    }
 }
 
 /// The live processes (not zombies) whose command line contains `marker`.
