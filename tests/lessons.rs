@@ -2,33 +2,29 @@
 
 mod common;
 
+use common::shown::Shown;
 use common::{learnns, privileged, run, stdout};
 
-/// The first side-by-side row printed after a line containing `marker`:
-/// (outside, inside).
-fn first_row_after(text: &str, marker: &str) -> (String, String) {
-    let rest = &text[text
-        .find(marker)
-        .unwrap_or_else(|| panic!("no `{marker}` in:\n{text}"))..];
-    let row = rest
-        .lines()
-        .skip_while(|l| !l.contains("─┼─"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no table after `{marker}`"));
-    let (a, b) = row.split_once('│').unwrap_or((row, ""));
-    (a.trim().to_string(), b.trim().to_string())
+/// The first line of a command's output.
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_string()
 }
 
-fn lesson(args: &[&str]) -> String {
-    let out = run(args);
-    let text = stdout(&out);
+/// Run a lesson for its events; it must succeed with every check held.
+fn lesson(args: &[&str]) -> Shown {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    let out = run(&args);
+    let shown = Shown::parse(&stdout(&out));
     assert!(
         out.status.success(),
-        "{args:?} failed:\n{text}\n{}",
+        "{args:?} failed:\n{}\n{}",
+        shown.all_text(),
         common::stderr(&out)
     );
-    assert!(!text.contains('✗'), "a lesson check failed:\n{text}");
-    text
+    let failed = shown.failed_checks();
+    assert!(failed.is_empty(), "a lesson check failed: {failed:?}");
+    shown
 }
 
 fn host_name() -> String {
@@ -44,21 +40,26 @@ fn lesson_1_hostname_differs_inside_and_the_host_keeps_its_own() {
         return;
     }
     let before = host_name();
-    let text = lesson(&["lesson", "1", "--no-pause"]);
-    let (outside, inside) = first_row_after(&text, "--uts -- hostname");
-    assert_eq!(outside, before);
-    assert_eq!(inside, "container");
+    let shown = lesson(&["lesson", "1"]);
+    let seen: Vec<(String, String)> = shown
+        .observations("--uts -- hostname")
+        .map(|(a, b)| (first_line(&a), first_line(&b)))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (before.clone(), "container".to_string()),
+            (before.clone(), "renamed-inside".to_string())
+        ]
+    );
     assert!(
-        text.contains("nsenter -t"),
+        shown
+            .commands()
+            .iter()
+            .any(|(_, l)| l.starts_with("nsenter -t") && l.ends_with("hostname renamed-inside")),
         "the nsenter equivalent is shown"
     );
-    let renamed = &text[text.find("hostname renamed-inside").unwrap()..];
-    let (outside, inside) = first_row_after(renamed, "-- hostname\n");
-    assert_eq!(
-        (outside.as_str(), inside.as_str()),
-        (before.as_str(), "renamed-inside")
-    );
-    assert!(text.contains("1 of 8 differ (uts)"));
+    assert_eq!(shown.differing(), ["uts"]);
     assert_eq!(host_name(), before, "the host's hostname is unchanged");
 }
 
@@ -67,33 +68,34 @@ fn lesson_2_host_queue_is_absent_inside_and_removed_afterwards() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "ipc", "--no-pause"]);
-    let id: i32 = text
+    let shown = lesson(&["lesson", "ipc"]);
+    let id: i32 = shown
+        .output_of("ipcmk -Q")
         .lines()
         .find_map(|l| l.trim().strip_prefix("Message queue id: "))
         .expect("the host queue id is shown")
         .parse()
         .unwrap();
-    let section =
-        &text[text.find("-- ipcs -q").unwrap()..text.find("▶ A queue made inside").unwrap()];
-    // Wide `ipcs` output is stacked, not put in columns: read both blocks.
-    let outside_block = &section[..section.find("inside (the container)").unwrap()];
-    let inside_block = &section[section.find("inside (the container)").unwrap()..];
     let queue_ids = |block: &str| -> Vec<i32> {
         block
             .lines()
-            .map(|l| l.trim_start().trim_start_matches('│').trim())
             .filter(|l| l.starts_with("0x"))
             .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
             .collect()
     };
-    let (outside, inside) = (queue_ids(outside_block), queue_ids(inside_block));
+    let (outside, inside) = shown.observed("-- ipcs -q");
+    let (outside, inside) = (queue_ids(&outside), queue_ids(&inside));
     assert!(outside.contains(&id), "host lists queue {id}: {outside:?}");
     assert!(
         inside.is_empty(),
         "the container starts with no queues: {inside:?}"
     );
-    assert!(text.contains(&format!("ipcrm -q {id}")));
+    assert!(
+        shown
+            .commands()
+            .iter()
+            .any(|(_, l)| *l == format!("ipcrm -q {id}"))
+    );
     let msg = std::fs::read_to_string("/proc/sysvipc/msg").unwrap();
     assert!(
         !msg.lines()
@@ -108,12 +110,14 @@ fn lesson_3_shell_is_pid_1_and_nspid_has_both_numbers() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "3", "--no-pause"]);
-    let (outside, inside) = first_row_after(&text, "sh -c 'echo $$'\n");
-    assert_eq!(inside, "1");
-    assert_ne!(outside, "1");
-    let nspid = text
-        .lines()
+    let shown = lesson(&["lesson", "3"]);
+    let (outside, inside) = shown.observed("sh -c 'echo $$'");
+    assert_eq!(inside.trim(), "1");
+    assert_ne!(outside.trim(), "1");
+    let nspid = shown
+        .outputs()
+        .iter()
+        .flat_map(|o| o.lines().map(str::to_string).collect::<Vec<_>>())
         .find(|l| l.trim_start().starts_with("NSpid:"))
         .expect("the NSpid line is shown");
     let numbers: Vec<i32> = nspid
@@ -123,13 +127,13 @@ fn lesson_3_shell_is_pid_1_and_nspid_has_both_numbers() {
         .collect();
     assert_eq!(numbers.len(), 2, "{nspid}");
     assert_eq!(numbers[1], 1);
-    assert!(text.contains(&format!("container init: PID {} on the host", numbers[0])));
+    assert!(shown.says(&format!("container init: PID {} on the host", numbers[0])));
     // ps inside still shows the host's PID 1, with the reason.
-    let (outside_ps, inside_ps) = first_row_after(&text, "-- ps -o pid,comm -p 1");
-    assert_eq!(outside_ps, "PID COMMAND");
-    assert_eq!(inside_ps, "PID COMMAND");
-    assert!(text.contains("its /proc is the host's"));
-    assert!(text.contains("the kernel killed `sleep` with it"));
+    let (outside_ps, inside_ps) = shown.observed("-- ps -o pid,comm -p 1");
+    assert_eq!(first_line(&outside_ps), "PID COMMAND");
+    assert_eq!(first_line(&inside_ps), "PID COMMAND");
+    assert!(shown.says("its /proc is the host's"));
+    assert!(shown.passed("the kernel killed `sleep` with it"));
 }
 
 #[test]
@@ -137,10 +141,14 @@ fn lesson_3_with_only_a_pid_namespace() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "3", "--pid", "--no-pause"]);
-    assert!(text.contains("pid instead of pid ipc uts"));
-    assert!(text.contains("1 of 8 differ (pid)"));
-    assert!(text.contains("nsenter -t") && text.contains("--pid -- ps"));
+    let shown = lesson(&["lesson", "3", "--pid"]);
+    assert!(matches!(
+        &shown.events[0],
+        learnns::events::Event::Lesson { kinds, default_kinds, chosen: true, .. }
+            if kinds == "pid" && default_kinds == "pid ipc uts"
+    ));
+    assert_eq!(shown.differing(), ["pid"]);
+    assert!(shown.observations("--pid -- ps").count() > 0);
 }
 
 #[test]
@@ -149,8 +157,15 @@ fn lesson_1_without_a_uts_namespace_never_renames_the_host() {
         return;
     }
     let before = host_name();
-    let text = lesson(&["lesson", "1", "--ipc", "--no-pause"]);
-    assert!(text.contains("skipped: without a UTS namespace"));
+    let shown = lesson(&["lesson", "1", "--ipc"]);
+    assert!(
+        shown
+            .skipped()
+            .iter()
+            .any(|r| r.starts_with("without a UTS namespace")),
+        "{:?}",
+        shown.skipped()
+    );
     assert_eq!(host_name(), before);
 }
 
@@ -159,7 +174,8 @@ fn lesson_0_shows_links_and_an_ordinary_process() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "intro", "--no-pause"]);
+    let shown = lesson(&["lesson", "intro"]);
+    let text = shown.all_text();
     for kind in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
         assert!(
             text.contains(&format!("{kind} -> {kind}:["))
@@ -172,7 +188,7 @@ fn lesson_0_shows_links_and_an_ordinary_process() {
         "flags listed"
     );
     assert!(text.contains("device") && text.contains("inode"));
-    assert!(text.contains("All eight are the same"));
+    assert_eq!(shown.table().1, 0, "an ordinary process shares all eight");
 }
 
 #[test]
@@ -239,36 +255,6 @@ fn run_gives_each_kind_in_its_plain_form() {
     // A fresh /proc: ps sees only the container.
     let out = run(&["run", "--mnt", "--pid", "--", "ps", "-e", "-o", "pid="]);
     assert_eq!(stdout(&out).split_whitespace().collect::<Vec<_>>(), ["1"]);
-}
-
-#[test]
-fn lesson_1_output_snapshot() {
-    if !privileged() {
-        return;
-    }
-    let text = lesson(&["lesson", "1", "--no-pause"]);
-    let host = regex_escape(&host_name());
-    insta::with_settings!({filters => vec![
-        (r":\[\d+\]", ":[INODE]"),
-        (r"(PID|-t) \d+", "$1 [PID]"),
-        (r"/proc/\d+/", "/proc/[PID]/"),
-        (r" +│", " │"),
-        (&*format!(r"\b{host}\b"), "[HOST]"),
-    ]}, {
-        insta::assert_snapshot!("lesson_1", text);
-    });
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
 
 /// A copy of learnns that any user may run, in a directory removed on drop.
@@ -381,21 +367,17 @@ fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
         return;
     }
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let text = lesson(&["lesson", "4", "--no-pause"]);
+    let shown = lesson(&["lesson", "4"]);
     // ps inside: PID 1 is the container's init, and nothing of the host's.
-    let section = &text[text.find("-- ps -e -o pid,comm").unwrap()..];
-    let inside: Vec<String> = section
+    let (_, ps) = shown.observed("-- ps -e -o pid,comm");
+    let inside: Vec<String> = ps
         .lines()
-        .skip_while(|l| !l.contains("─┼─") && !l.contains("inside (the container)"))
-        .skip(1)
-        .take_while(|l| !l.contains('✓'))
-        .filter_map(|l| l.split('│').nth(1).map(|c| c.trim().to_string()))
-        .filter(|c| !c.is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(
         inside.first().map(String::as_str),
         Some("PID COMMAND"),
-        "{section}"
+        "{ps}"
     );
     assert_eq!(inside.get(1).map(String::as_str), Some("1 learnns-init"));
     assert!(
@@ -403,8 +385,8 @@ fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
         "only the container's processes: {inside:?}"
     );
     // The tmpfs made inside is found inside, not outside.
-    let (outside, inside) = first_row_after(&text, "-- findmnt -n --source lesson4-scratch");
-    assert_eq!(outside, "(nothing)");
+    let (outside, inside) = shown.observed("-- findmnt -n --source lesson4-scratch");
+    assert_eq!(outside.trim(), "");
     assert!(
         inside.starts_with("/mnt") && inside.contains("tmpfs"),
         "{inside}"
@@ -414,13 +396,16 @@ fn lesson_4_ps_shows_only_the_container_and_mounts_stay_inside() {
             .unwrap()
             .contains("lesson4-scratch")
     );
-    assert!(text.contains("from the chroot the escape reached the host's /"));
+    assert!(shown.passed("from the chroot the escape reached the host's /"));
     // pivot_root . . needs no directory for the old root, in any tree.
+    let lines: Vec<String> = shown.commands().into_iter().map(|(_, l)| l).collect();
     assert!(
-        text.contains("# cd /mnt\n  # pivot_root . .\n  # umount -l ."),
-        "{text}"
+        lines
+            .windows(3)
+            .any(|w| w == ["cd /mnt", "pivot_root . .", "umount -l ."]),
+        "{lines:?}"
     );
-    assert!(!text.contains(".oldroot"));
+    assert!(!shown.says(".oldroot"));
     assert_eq!(
         before,
         std::fs::read_to_string("/proc/self/mountinfo").unwrap()
@@ -432,35 +417,33 @@ fn lesson_5_only_lo_then_a_veth_pinged_both_ways_then_gone() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "5", "--no-pause"]);
-    let first = &text[text.find("-- ip link\n").unwrap()..];
-    let inside: Vec<&str> = first
-        .lines()
-        .skip_while(|l| !l.contains("inside (the container)"))
-        .filter(|l| l.contains(": <"))
-        .collect();
-    assert_eq!(inside.len(), 1, "{first}");
+    let shown = lesson(&["lesson", "5"]);
+    let (_, links) = shown.observed("-- ip link");
+    let inside: Vec<&str> = links.lines().filter(|l| l.contains(": <")).collect();
+    assert_eq!(inside.len(), 1, "{links}");
     assert!(inside[0].contains("lo:") && inside[0].contains("state DOWN"));
     // `ping` when it is installed, learnns's own echo otherwise: either
     // way a reply line like ping's.
-    let pings = text.matches("bytes from").count();
+    let pings = shown
+        .outputs()
+        .iter()
+        .filter(|o| o.contains("bytes from"))
+        .count();
     assert!(
         pings >= 3,
-        "lo, host to container, container to host: {pings}\n{text}"
+        "lo, host to container, container to host: {pings}"
     );
-    assert!(
-        text.contains("ip link add learnns"),
-        "the exact ip commands are shown"
-    );
-    assert!(text.contains("reach each other both ways"));
-    assert!(text.contains("there is no default route"));
+    let add = shown
+        .commands()
+        .into_iter()
+        .find(|(_, l)| l.starts_with("ip link add learnns"))
+        .expect("the exact ip commands are shown")
+        .1;
+    assert!(shown.passed("reach each other both ways"));
+    assert!(shown.passed("there is no default route"));
     // Its own link is gone (other links may come and go: other tests, a
     // learner's lesson).
-    let at = text.find("ip link add ").unwrap() + "ip link add ".len();
-    let link: String = text[at..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
+    let link = add.split_whitespace().nth(3).unwrap().to_string();
     assert!(
         !std::path::Path::new("/sys/class/net").join(&link).exists(),
         "{link}"
@@ -684,16 +667,19 @@ fn lesson_8_shifts_uptime_but_not_the_wall_clock() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "8", "--no-pause"]);
-    let (outside, inside) = first_row_after(&text, "-- cat /proc/uptime");
+    let shown = lesson(&["lesson", "8"]);
+    let (outside, inside) = shown.observed("-- cat /proc/uptime");
     let up = |s: &str| s.split_whitespace().next().unwrap().parse::<f64>().unwrap();
     let shift = up(&inside) - up(&outside);
     assert!((shift - 604800.0).abs() < 5.0, "uptime shifted by {shift}");
-    let (outside, inside) = first_row_after(&text, "-- date +%s");
-    let (a, b): (i64, i64) = (outside.parse().unwrap(), inside.parse().unwrap());
+    let (outside, inside) = shown.observed("-- date +%s");
+    let (a, b): (i64, i64) = (
+        outside.trim().parse().unwrap(),
+        inside.trim().parse().unwrap(),
+    );
     assert!((a - b).abs() <= 2, "wall clock {a} vs {b}");
-    assert!(text.contains("timens_offsets"));
-    assert!(text.contains("its offsets can no longer change"));
+    assert!(shown.says("timens_offsets"));
+    assert!(shown.passed("its offsets can no longer change"));
 }
 
 #[test]
@@ -734,8 +720,8 @@ fn lesson_6_root_inside_is_an_unused_host_id_and_cannot_touch_host_files() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "6", "--no-pause"]);
-    let (outside, inside) = first_row_after(&text, "-- cat /proc/self/uid_map");
+    let shown = lesson(&["lesson", "6"]);
+    let (outside, inside) = shown.observed("-- cat /proc/self/uid_map");
     assert_eq!(
         outside.split_whitespace().collect::<Vec<_>>(),
         ["0", "0", "4294967295"]
@@ -760,8 +746,9 @@ fn lesson_6_root_inside_is_an_unused_host_id_and_cannot_touch_host_files() {
         }
     }
     assert!(nix::unistd::User::from_uid(first.into()).unwrap().is_none());
-    let (_, id) = first_row_after(&text, "-- id\n");
+    let (_, id) = shown.observed("-- id");
     assert!(id.starts_with("uid=0(root)"), "{id}");
+    let text = shown.all_text();
     assert!(
         text.lines()
             .any(|l| l.trim_start().starts_with("Uid:") && l.contains(&first.to_string())),
@@ -796,31 +783,21 @@ fn lesson_7_contains_a_fork_bomb_and_an_oom_and_shows_a_rooted_view() {
     if !privileged() {
         return;
     }
-    let (out, pid) = run_with_pid(&["lesson", "7", "--no-pause"]);
-    let text = stdout(&out);
-    assert!(out.status.success() && !text.contains('✗'), "{text}");
+    let (out, pid) = run_with_pid(&["lesson", "7", "--format", "json"]);
+    let shown = Shown::parse(&stdout(&out));
+    assert!(
+        out.status.success() && shown.failed_checks().is_empty(),
+        "{}",
+        shown.all_text()
+    );
     // The view: every line inside ends at `/`; outside shows learnns-PID-N.
-    let at = text
-        .find("-- cat /proc/self/cgroup")
-        .expect("the view step");
-    let rows: Vec<(&str, &str)> = text[at..]
-        .lines()
-        .skip_while(|l| !l.contains("─┼─"))
-        .skip(1)
-        .take_while(|l| l.contains('│'))
-        .filter_map(|l| l.split_once('│'))
-        .map(|(a, b)| (a.trim(), b.trim()))
-        .collect();
-    assert!(!rows.is_empty(), "{text}");
+    let (outside, inside) = shown.observed("-- cat /proc/self/cgroup");
     assert!(
-        rows.iter().all(|(_, inside)| inside.ends_with(":/")),
-        "{rows:?}"
+        !inside.trim().is_empty() && inside.lines().all(|l| l.ends_with(":/")),
+        "{inside}"
     );
-    assert!(
-        rows.iter()
-            .any(|(outside, _)| outside.contains(":/learnns-")),
-        "{rows:?}"
-    );
+    assert!(outside.contains(":/learnns-"), "{outside}");
+    let text = shown.all_text();
     // The bomb: limited to 20 processes, the rest refused and counted.
     let line = text
         .lines()
@@ -940,17 +917,24 @@ fn lesson_9_shows_what_each_layer_refuses() {
     if !privileged() {
         return;
     }
-    let text = lesson(&["lesson", "9", "--no-pause"]);
+    let shown = lesson(&["lesson", "9"]);
+    let rows = shown
+        .events
+        .iter()
+        .find_map(|e| match e {
+            learnns::events::Event::Grid { columns, rows } => {
+                assert!(columns.iter().any(|c| c == "seccomp alone"));
+                Some(rows.clone())
+            }
+            _ => None,
+        })
+        .expect("the results table");
     let row = |action: &str| -> Vec<String> {
-        let at = text.find("seccomp alone").expect("the results table");
-        text[at..]
-            .lines()
-            .find(|l| l.trim_start().starts_with(action))
+        rows.iter()
+            .find(|r| r.label == action)
             .unwrap_or_else(|| panic!("no row {action}"))
-            .split_whitespace()
-            .skip(1)
-            .map(str::to_string)
-            .collect()
+            .cells
+            .clone()
     };
     assert_eq!(
         row("mount"),
@@ -962,9 +946,9 @@ fn lesson_9_shows_what_each_layer_refuses() {
         ["done", "refused", "refused", "refused", "refused"]
     );
     // The learner is told the container's root holds every capability.
-    let (outside, inside) = first_row_after(&text, "/proc/self/status\n");
+    let (outside, inside) = shown.observed("/proc/self/status");
     assert!(outside.starts_with("Uid:") && inside.starts_with("Uid:"));
-    assert!(text.contains("root in the container mounted, made a device node and a namespace"));
+    assert!(shown.passed("root in the container mounted, made a device node and a namespace"));
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! gate, and the host fingerprint.
 #![allow(dead_code)]
 
+pub mod shown;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
