@@ -5,6 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+
+use common::shown::Shown;
+use learnns::events::{Event, Where};
 use std::path::{Path, PathBuf};
 
 const BOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/book/src");
@@ -146,4 +149,239 @@ fn every_prose_section_is_in_its_chapter() {
             chapter.display()
         );
     }
+}
+
+/// Where the book's transcripts live, one file per lesson.
+fn transcript_path(number: u8, name: &str) -> PathBuf {
+    Path::new(BOOK)
+        .join("transcripts")
+        .join(format!("{number:02}-{name}.txt"))
+}
+
+/// Outputs longer than this are shortened in a transcript: the rest is
+/// mostly the machine's own (its processes, links, namespaces).
+const LINES: usize = 6;
+
+fn shorten(text: &str, keep: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let limit = if keep < 4 { keep } else { LINES };
+    if lines.len() <= limit {
+        return text.to_string();
+    }
+    format!("{}\n[… more lines]\n", lines[..keep].join("\n"))
+}
+
+/// A lesson's events as the plain renderer shows them at 80 columns,
+/// without the prose (the chapter has it), cut into one mdBook anchor per
+/// step. What changes from run to run is filtered out of the events first,
+/// so that lines wrap the same way every time.
+fn transcript(events: &[Event], host: &str) -> String {
+    use learnns::render::Plain;
+    colored::control::set_override(false);
+    let filters = filters(events, host);
+    let mut plain = Plain::new(80);
+    let mut out = vec!["// ANCHOR: start".to_string()];
+    let mut open = "start".to_string();
+    let mut host_command = false;
+    let mut last = String::new();
+    for event in events {
+        let event = match event {
+            Event::Prose { .. } | Event::Pause | Event::Lesson { .. } | Event::Done { .. } => {
+                continue;
+            }
+            Event::Heading { text } => {
+                out.push(format!("// ANCHOR_END: {open}"));
+                open = slug(text);
+                out.push(format!("// ANCHOR: {open}"));
+                event.clone()
+            }
+            Event::Command { place, line } => {
+                host_command = *place == Where::Host;
+                last = line.clone();
+                event.clone()
+            }
+            // `lsns` lists every namespace on the machine: keep the header
+            // and the host's own.
+            Event::Output { text } if host_command => Event::Output {
+                text: shorten(text, if last.starts_with("lsns") { 2 } else { 4 }),
+            },
+            Event::Observation {
+                command,
+                inside_command,
+                outside,
+                inside,
+                labels,
+            } => Event::Observation {
+                command: command.clone(),
+                inside_command: inside_command.clone(),
+                // The shell's PID on the host.
+                outside: if command.contains("echo $$") {
+                    "[PID]\n".into()
+                } else {
+                    shorten(outside, 4)
+                },
+                inside: shorten(inside, 4),
+                labels: labels.clone(),
+            },
+            other => other.clone(),
+        };
+        out.extend(plain.lines(&filtered(&event, &filters)));
+    }
+    out.push(format!("// ANCHOR_END: {open}"));
+    out.join("\n") + "\n"
+}
+
+/// The event with every string passed through the filters.
+fn filtered(event: &Event, filters: &[(regex::Regex, String)]) -> Event {
+    fn walk(value: &mut serde_json::Value, filters: &[(regex::Regex, String)]) {
+        match value {
+            serde_json::Value::String(s) => {
+                for (pattern, with) in filters {
+                    *s = pattern.replace_all(s, with.as_str()).into_owned();
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| walk(v, filters)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| walk(v, filters)),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(event).unwrap();
+    walk(&mut value, filters);
+    serde_json::from_value(value).unwrap()
+}
+
+fn slug(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// What differs from run to run, or machine to machine, and what it
+/// becomes in the book. The veth pair's /30 becomes the first one of
+/// TEST-NET-2 (this machine uses TEST-NET-1 for its own eth0, so learnns
+/// never picks from it here).
+fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
+    let mut all: Vec<(String, String)> = Vec::new();
+    let host_end = events.iter().find_map(|e| match e {
+        Event::Command { line, .. } if line.starts_with("ip addr add ") => line
+            .split_whitespace()
+            .nth(3)?
+            .split('/')
+            .next()?
+            .parse::<std::net::Ipv4Addr>()
+            .ok(),
+        _ => None,
+    });
+    if let Some(host_end) = host_end {
+        let n = u32::from(host_end) - 1;
+        for (i, example) in [
+            "198.51.100.0",
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let real = std::net::Ipv4Addr::from(n + i as u32).to_string();
+            all.push((
+                format!(r"\b{}\b", regex::escape(&real)),
+                example.to_string(),
+            ));
+        }
+    }
+    all.extend(
+        [
+            (r":\[\d+\]", ":[INODE]"),
+            (
+                r"\b(PID|netns|KILL|PID:|echo|shell was|calls it) \d{3,}",
+                "$1 [PID]",
+            ),
+            (r"(-t|--target) \d{3,}", "$1 [PID]"),
+            (r"/proc/\d{3,}/", "/proc/[PID]/"),
+            (r"host PID \d+ +", "host PID [PID]    "),
+            (r"NSpid:(\s+)\d+", "NSpid:$1[PID]"),
+            (r"learnns\d+([hc])\b", "learnns[PID]$1"),
+            (r"@if\d+", "@if[N]"),
+            (r"learnns-run-\d+-\d+", "learnns-run-[RUN]"),
+            (r"learnns-\d+-\d+-\d+", "learnns-[RUN]"),
+            (r"time=[\d.]+ ms", "time=[T] ms"),
+            (r"link/ether [0-9a-f:]{17} brd", "link/ether [MAC] brd"),
+            (r"(?m)^(\s*)\d+: ", "$1[N]: "),
+            (r"\b\d+\.\d\d \d+\.\d\d\b", "[UPTIME]"),
+            (r"(?m)^1\d{9}$", "[SECONDS]"),
+            (r"0x[0-9a-f]{8}( +)\d+", "0x[KEY]$1[ID]"),
+            (r"0x[0-9a-f]{8}", "0x[KEY]"),
+            (r"\bid: \d+", "id: [ID]"),
+            (r"(ipcrm -q|queue) \d+", "$1 [ID]"),
+            (r"127\.0\.0\.1([: ])\d{4,5}", "127.0.0.1$1[PORT]"),
+            (r"\b2\d{9}\b", "[HOST-ID]"),
+            (r"[A-Z][a-z]{2} +\d+ \d\d:\d\d", "[DATE]"),
+            (r"\blists \d+", "lists [N]"),
+            (r"(?m)^\$", "$"),
+            (r" (UP|DOWN|LOWERLAYERDOWN) +(\d)", " [STATE] $2"),
+            (r" *fe80::[0-9a-f:]+/64", ""),
+            (r"(?m)^( *\d{10} uts) +\d+ +\d+ ", "$1 [N] [PID] "),
+            (r"NPROCS +PID", "NPROCS PID"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string())),
+    );
+    all.push((format!(r"\b{}\b", regex::escape(host)), "[HOST]".into()));
+    all.into_iter()
+        .map(|(a, b)| (regex::Regex::new(&a).unwrap(), b))
+        .collect()
+}
+
+/// Each chapter's transcript is what its lesson prints today. Regenerate
+/// them, as root: `LEARNNS_UPDATE_TRANSCRIPTS=1 cargo test --test book transcripts`.
+#[test]
+fn transcripts_are_what_the_lessons_print() {
+    if !common::privileged() {
+        return;
+    }
+    let update = std::env::var("LEARNNS_UPDATE_TRANSCRIPTS").as_deref() == Ok("1");
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut stale = Vec::new();
+    for lesson in &learnns::lessons::LESSONS {
+        let out = common::run(&["lesson", &lesson.number.to_string(), "--format", "json"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let shown = Shown::parse(&common::stdout(&out));
+        let text = transcript(&shown.events, &host);
+        let path = transcript_path(lesson.number, lesson.name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            continue;
+        }
+        let kept = std::fs::read_to_string(&path).unwrap_or_default();
+        if kept != text {
+            let at = kept
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(kept.lines().count().min(text.lines().count()));
+            stale.push(format!(
+                "{}: line {}:\n  book: {:?}\n  now:  {:?}",
+                path.display(),
+                at + 1,
+                kept.lines().nth(at),
+                text.lines().nth(at)
+            ));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the book's transcripts no longer match what the lessons print; regenerate them as root with `LEARNNS_UPDATE_TRANSCRIPTS=1 cargo test --test book transcripts`, and read the change:\n{}",
+        stale.join("\n")
+    );
 }
