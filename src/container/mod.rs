@@ -8,7 +8,7 @@ pub mod rundir;
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use crate::network::{self, Subnet, Veth};
 use crate::ns::{Identities, Kind, KindSet};
 use crate::rootfs::{self, Root, Switch};
 use crate::security::{self, Layers};
-use crate::sys::{self, Sys};
+use crate::sys::{self, Call, Sys};
 use cleanup::Token;
 
 /// What to build: which namespaces, and how to fill them.
@@ -154,25 +154,25 @@ impl Spec {
 /// the container, never the host.
 pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
     if spec.kinds.contains(Kind::User) {
-        sys.become_root()?;
+        sys.apply(Call::BecomeRoot)?;
     }
     if spec.kinds.contains(Kind::Cgroup) {
         // The new namespace is rooted at the cgroup we are in right now,
         // which is why the parent moved us into ours before saying "go".
-        sys.unshare(KindSet::new().with(Kind::Cgroup))?;
+        sys.apply(Call::Unshare(KindSet::new().with(Kind::Cgroup)))?;
     }
     if let (true, Some(name)) = (spec.kinds.contains(Kind::Uts), &spec.hostname) {
-        sys.sethostname(name)?;
+        sys.apply(Call::Sethostname(name.clone()))?;
     }
     if spec.kinds.contains(Kind::Mnt) {
         // Mounts start out shared with the host's; make them private first,
         // or every mount below would appear on the host too.
-        sys.make_mounts_private()?;
+        sys.apply(Call::MakeMountsPrivate)?;
         let fresh_proc = spec.kinds.contains(Kind::Pid);
         if spec.root == Root::Host {
             if fresh_proc {
                 // The inherited /proc shows the host's PID namespace.
-                sys.mount_proc(Path::new("/proc"))?;
+                sys.apply(Call::MountProc("/proc".into()))?;
             }
         } else {
             let hostname = spec.hostname.as_deref().unwrap_or(DEFAULT_HOSTNAME);
@@ -192,11 +192,11 @@ pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
         // clone() cannot create a time namespace: unshare makes one for our
         // future children. Its clocks can be shifted only while it is still
         // empty, so the offsets go in now, then we step in ourselves.
-        sys.unshare(KindSet::new().with(Kind::Time))?;
+        sys.apply(Call::Unshare(KindSet::new().with(Kind::Time)))?;
         if let Some(seconds) = spec.time_offset {
-            sys.set_time_offsets(seconds)?;
+            sys.apply(Call::SetTimeOffsets(seconds))?;
         }
-        sys.enter_time_for_children()?;
+        sys.apply(Call::EnterTimeForChildren)?;
     }
     Ok(())
 }
