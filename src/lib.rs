@@ -38,6 +38,7 @@ macro_rules! out {
 }
 
 pub mod cgroup;
+pub mod cleanup;
 pub mod cli;
 pub mod container;
 pub mod doctor;

@@ -2,9 +2,6 @@
 //! turns a [`Spec`] into such a process, keeps it alive while a lesson looks
 //! at it, runs commands inside it the way `nsenter` does, and stops it.
 
-pub mod cleanup;
-pub mod rundir;
-
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -19,13 +16,17 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
 use crate::cgroup::{Cgroup, Layout, Limits};
+use crate::cleanup::Token;
 use crate::error::{Error, Result};
 use crate::network::{self, Subnet, Veth};
 use crate::ns::{Identities, Kind, KindSet};
 use crate::rootfs::{self, Root, Switch};
 use crate::security::{self, Layers};
 use crate::sys::{self, Call, Sys};
-use cleanup::Token;
+
+/// Clean-up was part of this module once; lessons, main and tests still
+/// name it here.
+pub use crate::cleanup;
 
 /// What to build: which namespaces, and how to fill them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
