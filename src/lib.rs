@@ -45,6 +45,7 @@ pub mod doctor;
 pub mod error;
 pub mod failpoint;
 pub mod fuzzing;
+pub mod host_tools;
 pub mod icmp;
 pub mod ids;
 pub mod inspect;

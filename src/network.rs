@@ -163,7 +163,7 @@ pub fn veth_names() -> (String, String) {
 
 /// Is `ip` here? The error names the package.
 pub fn require_ip() -> Result<()> {
-    if crate::doctor::find_in_path("ip").is_none() {
+    if crate::host_tools::find_in_path("ip").is_none() {
         return Err(Error::Setup(
             "the `ip` command is missing; network set-up uses it.\n  fix: install iproute2 (sudo apt-get install iproute2)".into(),
         ));
