@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use nix::unistd::Pid;
 
 use crate::cleanup::{self, RunId, Token, Undo};
-use crate::container;
+use crate::container::enter;
 use crate::error::{Error, Result};
 use crate::ui;
 
@@ -200,9 +200,9 @@ pub fn ip_inside(pid: Pid, args: &[&str]) -> Result<()> {
         .chain(args.iter().copied())
         .map(String::from)
         .collect();
-    let shown = container::nsenter_line(pid, &argv);
+    let shown = enter::nsenter_line(pid, &argv);
     ui::command_line("#", &shown);
-    run_ip(container::command_in(pid, &argv)?, &shown)
+    run_ip(enter::command_in(pid, &argv)?, &shown)
 }
 
 /// A veth pair that joins the host and a container.
