@@ -179,8 +179,10 @@ impl Cgroup {
         }
         Ok(cgroup)
     }
-    // ANCHOR_END: create
+}
+// ANCHOR_END: create
 
+impl Cgroup {
     fn mkdir(&mut self, dir: &Path) -> Result<()> {
         // Recorded first: a kill right after the mkdir still leads the
         // next start to it.
