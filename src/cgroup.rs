@@ -14,16 +14,14 @@ use std::fs::{self, File};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
+use crate::cleanup::{self, RunId, Token, Undo};
 use crate::error::{Error, Result};
-use crate::sys;
 
 /// Where cgroup file systems are mounted on every distribution.
-pub const ROOT: &str = "/sys/fs/cgroup";
+pub const ROOT: &str = cleanup::CGROUP_ROOT;
 
 /// Where the pids and memory controllers can be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,13 +135,7 @@ impl Cgroup {
     pub fn create(layout: &Layout, limits: Limits, pid: Pid) -> Result<Cgroup> {
         // The name holds the run (PID and start time), so no other run,
         // not even a later one with the same PID, can ever have it.
-        let run = RunId::current();
-        let name = format!(
-            "{PREFIX}-{}-{}-{}",
-            run.pid,
-            run.start,
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = RunId::current().cgroup_name(NEXT.fetch_add(1, Ordering::Relaxed));
         let mut cgroup = Cgroup {
             layout: layout.clone(),
             name,
@@ -187,8 +179,10 @@ impl Cgroup {
         }
         Ok(cgroup)
     }
-    // ANCHOR_END: create
+}
+// ANCHOR_END: create
 
+impl Cgroup {
     fn mkdir(&mut self, dir: &Path) -> Result<()> {
         // Recorded first: a kill right after the mkdir still leads the
         // next start to it.
@@ -304,60 +298,6 @@ pub fn field(text: &str, key: &str) -> Option<u64> {
         let mut words = line.split_whitespace();
         (words.next()? == key).then(|| words.next()?.parse().ok())?
     })
-}
-
-/// Is this a cgroup directory learnns run `run` would have made? Only
-/// these are ever removed, also when a journal says otherwise: a directory
-/// at the top of a hierarchy under /sys/fs/cgroup, named for that very run.
-pub fn is_ours(path: &Path, run: &RunId) -> bool {
-    let mine = format!("{PREFIX}-{}-{}-", run.pid, run.start);
-    let name_ok = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix(&mine))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let depth = path.components().count();
-    name_ok
-        && path.is_absolute()
-        && path.starts_with(ROOT)
-        && (5..=6).contains(&depth)
-        && !path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-}
-
-/// Kill every process left in cgroup `dir`, wait for them to go, remove it.
-/// Returns false when it was not there.
-pub fn remove(dir: &Path) -> Result<bool> {
-    if !dir.is_dir() {
-        return Ok(false);
-    }
-    // cgroup v2 kills everything inside at once, with nothing to race
-    // (never created: on v1 there is no such file).
-    if let Ok(mut kill) = fs::File::options()
-        .write(true)
-        .open(dir.join("cgroup.kill"))
-    {
-        let _ = std::io::Write::write_all(&mut kill, b"1");
-    }
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
-            // A PID read here may be another process's by the time it is
-            // signalled: the kill goes to the very process found in it.
-            sys::kill_if_in_cgroup(pid, name);
-        }
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(true),
-            // Busy while killed processes are still on their way out.
-            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(Error::io(format!("rmdir {}", dir.display()), e)),
-        }
-    }
 }
 
 /// Parse a memory size as the kernel does: bytes, or with K, M or G.
@@ -563,29 +503,6 @@ mod tests {
         assert_eq!(field(events, "oom_kill"), Some(1));
         assert_eq!(field(events, "oom"), Some(1));
         assert_eq!(field("", "max"), None);
-    }
-
-    #[test]
-    fn only_cgroups_of_the_run_are_ever_removed() {
-        let run = RunId {
-            pid: 12,
-            start: 345,
-        };
-        let ours = |p: &str| is_ours(Path::new(p), &run);
-        assert!(ours("/sys/fs/cgroup/learnns-12-345-1"));
-        assert!(ours("/sys/fs/cgroup/pids/learnns-12-345-1"));
-        assert!(ours("/sys/fs/cgroup/unified/learnns-12-345-2"));
-        // Another run, even with the same PID, or a name learnns never gives.
-        assert!(!ours("/sys/fs/cgroup/learnns-12-346-1"));
-        assert!(!ours("/sys/fs/cgroup/learnns-13-345-1"));
-        assert!(!ours("/sys/fs/cgroup/learnns-12-1"));
-        assert!(!ours("/sys/fs/cgroup/learnns-12-345-"));
-        assert!(!ours("/sys/fs/cgroup/learnns-12-345-1x"));
-        assert!(!ours("/sys/fs/cgroup/system.slice"));
-        assert!(!ours("/sys/fs/cgroup/learnns-12-345-1/../system.slice"));
-        assert!(!ours("/tmp/learnns-12-345-1"));
-        assert!(!ours("sys/fs/cgroup/learnns-12-345-1"));
-        assert!(!ours("/sys/fs/cgroup/a/b/learnns-12-345-1"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use colored::Colorize;
 
+/// Also named here by the lessons, which ask the doctor what is installed.
+pub use crate::host_tools::find_in_path;
 use crate::lessons::{LESSONS, Lesson};
 use crate::ns::{Kind, KindSet, ORDER};
 
@@ -112,18 +114,6 @@ fn cgroup_mode() -> CgroupMode {
         }
         _ => CgroupMode::Missing,
     }
-}
-
-/// The first executable called `name` on PATH.
-pub fn find_in_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// Can a lesson run here?

@@ -3,6 +3,10 @@
 //! The modules behind the `learnns` binary, also used by its integration
 //! tests and fuzz targets.
 
+// Only `sys` talks to the kernel below what nix offers; every `unsafe`
+// block is there, each with its reason.
+#![deny(unsafe_code)]
+
 /// `println!` that never panics: when stdout is closed (`learnns | head`),
 /// learnns stops at its next step and cleans up, as on Ctrl-C.
 #[macro_export]
@@ -34,6 +38,7 @@ macro_rules! out {
 }
 
 pub mod cgroup;
+pub mod cleanup;
 pub mod cli;
 pub mod container;
 pub mod doctor;
@@ -41,6 +46,7 @@ pub mod error;
 pub mod events;
 pub mod failpoint;
 pub mod fuzzing;
+pub mod host_tools;
 pub mod icmp;
 pub mod ids;
 pub mod inspect;
@@ -55,6 +61,7 @@ pub mod render;
 pub mod rootfs;
 pub mod security;
 pub mod shell;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod sysvipc;
 pub mod ui;

@@ -1,5 +1,7 @@
 //! learnns: build a Linux container by hand, one namespace at a time.
 
+#![deny(unsafe_code)]
+
 use clap::Parser;
 use colored::Colorize;
 use learnns::{

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 
 use nix::unistd::Pid;
 
-use crate::container;
-use crate::container::cleanup::{self, PREFIX, RunId, Token, Undo};
+use crate::cleanup::{self, RunId, Token, Undo};
+use crate::container::enter;
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
 
@@ -156,51 +156,14 @@ fn first_free(used: &[InUse], seed: usize) -> Option<Subnet> {
     })
 }
 
-/// The names of the two ends of a run's veth pair: prefix, PID, and h
-/// (host) or c (container); at most 15 characters, the kernel's limit.
-pub fn veth_names_of(run: &RunId) -> (String, String) {
-    (
-        format!("{PREFIX}{}h", run.pid),
-        format!("{PREFIX}{}c", run.pid),
-    )
-}
-
 /// This run's veth names.
 pub fn veth_names() -> (String, String) {
-    veth_names_of(&RunId::current())
-}
-
-/// Is the link `name` on the host one that run `run` made? learnns writes
-/// the run's tag into a link's alias right after making it; an empty alias
-/// is a run killed in between (making and tagging happen under the run
-/// lock, which a replay holds too, so no live run is ever in that gap).
-pub fn link_is_ours(name: &str, run: &RunId) -> bool {
-    let alias = Path::new("/sys/class/net").join(name).join("ifalias");
-    match std::fs::read_to_string(alias) {
-        Ok(text) => text.trim().is_empty() || text.trim() == run.tag(),
-        Err(_) => false,
-    }
-}
-
-/// Delete a link on the host, quietly (clean-up, not a lesson step).
-pub fn delete_link(name: &str) -> Result<()> {
-    let out = Command::new("ip")
-        .args(["link", "delete", name])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::io(format!("run `ip link delete {name}`"), e))?;
-    if !out.status.success() && Path::new("/sys/class/net").join(name).exists() {
-        return Err(Error::Setup(format!(
-            "`ip link delete {name}` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
+    RunId::current().veth_names()
 }
 
 /// Is `ip` here? The error names the package.
 pub fn require_ip() -> Result<()> {
-    if crate::doctor::find_in_path("ip").is_none() {
+    if crate::host_tools::find_in_path("ip").is_none() {
         return Err(Error::Setup(
             "the `ip` command is missing; network set-up uses it.\n  fix: install iproute2 (sudo apt-get install iproute2)".into(),
         ));
@@ -237,9 +200,9 @@ pub fn ip_inside(pid: Pid, args: &[&str]) -> Result<()> {
         .chain(args.iter().copied())
         .map(String::from)
         .collect();
-    let shown = container::nsenter_line(pid, &argv);
+    let shown = enter::nsenter_line(pid, &argv);
     events::command(Where::Inside, shown.clone());
-    run_ip(container::command_in(pid, &argv)?, &shown)
+    run_ip(enter::command_in(pid, &argv)?, &shown)
 }
 
 /// A veth pair that joins the host and a container.
@@ -326,6 +289,7 @@ fn tag(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cleanup::PREFIX;
 
     #[test]
     fn only_documentation_subnets_are_accepted() {

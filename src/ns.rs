@@ -285,8 +285,10 @@ impl Identities {
         }
         Ok(Identities(map))
     }
-    // ANCHOR_END: identity
+}
+// ANCHOR_END: identity
 
+impl Identities {
     pub fn of_self() -> Result<Identities> {
         Identities::of(std::process::id() as i32)
     }

@@ -198,7 +198,7 @@ impl Place {
         if let Err(e) = restored {
             // Carrying on with the wrong identity would be worse than stopping.
             crate::errln!("learnns: cannot return to root's identity ({e}); stopping");
-            crate::container::cleanup::undo_all();
+            crate::cleanup::undo_all();
             std::process::exit(1);
         }
         result

@@ -14,7 +14,7 @@ use nix::sys::stat::{FileStat, Mode};
 
 use crate::error::{Error, Result};
 use crate::ns::{Kind, KindSet};
-use crate::sys::{HostEntry, Sys};
+use crate::sys::{Call, HostEntry, Sys};
 
 /// One entry of the embedded skeleton.
 pub enum Entry {
@@ -344,13 +344,20 @@ pub fn assemble(
         Root::Host => return Ok(()),
         Root::Skeleton => {
             let stage = PathBuf::from(STAGE);
-            sys.mount_tmpfs("learnns-root", &stage, "mode=0755")?;
+            sys.apply(Call::MountTmpfs {
+                name: "learnns-root".into(),
+                target: stage.clone(),
+                options: "mode=0755".into(),
+            })?;
             write_skeleton(sys, &stage, hostname)?;
             bind_programs(sys, &stage)?;
             for (host, inside) in binds {
                 let target = stage.join(inside.strip_prefix("/").unwrap_or(inside));
-                sys.write_file(&target, b"")?;
-                sys.attach(host, &target)?;
+                sys.apply(empty_file(&target))?;
+                sys.apply(Call::Attach {
+                    source: host.clone(),
+                    target,
+                })?;
             }
             stage
         }
@@ -358,7 +365,10 @@ pub fn assemble(
             // pivot_root needs the new root to be a mount point: the tree,
             // as opened on the host, is mounted at the stage.
             let stage = PathBuf::from(STAGE);
-            sys.attach(&tree.path, &stage)?;
+            sys.apply(Call::Attach {
+                source: tree.path.clone(),
+                target: stage.clone(),
+            })?;
             stage
         }
     };
@@ -368,40 +378,59 @@ pub fn assemble(
         |p: &str| matches!(root, Root::Skeleton) || sys.host_entry(&inside(p)) == HostEntry::Dir;
     let (proc_dir, sys_dir, dev_dir) = (has("proc"), has("sys"), has("dev"));
     if proc_dir && fresh_proc {
-        sys.mount_proc(&inside("proc"))?;
+        sys.apply(Call::MountProc(inside("proc")))?;
     } else if proc_dir {
-        sys.bind(Path::new("/proc"), &inside("proc"), false)?;
+        sys.apply(Call::Bind {
+            source: "/proc".into(),
+            target: inside("proc"),
+            read_only: false,
+        })?;
     }
     if sys_dir && sysfs {
-        sys.mount_sysfs(&inside("sys"))?;
+        sys.apply(Call::MountSysfs(inside("sys")))?;
     }
     if dev_dir {
-        sys.mount_tmpfs("learnns-dev", &inside("dev"), "mode=0755")?;
+        sys.apply(Call::MountTmpfs {
+            name: "learnns-dev".into(),
+            target: inside("dev"),
+            options: "mode=0755".into(),
+        })?;
         for name in DEVICES {
             let host = Path::new("/dev").join(name);
             if sys.host_entry(&host) != HostEntry::Missing {
-                sys.write_file(&inside("dev").join(name), b"")?;
-                sys.bind(&host, &inside("dev").join(name), false)?;
+                let target = inside("dev").join(name);
+                sys.apply(empty_file(&target))?;
+                sys.apply(Call::Bind {
+                    source: host,
+                    target,
+                    read_only: false,
+                })?;
             }
         }
-        sys.symlink(Path::new("/proc/self/fd"), &inside("dev/fd"))?;
+        sys.apply(Call::Symlink {
+            target: "/proc/self/fd".into(),
+            link: inside("dev/fd"),
+        })?;
     }
-    match switch {
-        Switch::Pivot => sys.pivot_root(&new_root),
-        Switch::Chroot => sys.chroot(&new_root),
-    }
+    sys.apply(match switch {
+        Switch::Pivot => Call::PivotRoot(new_root),
+        Switch::Chroot => Call::Chroot(new_root),
+    })
 }
 // ANCHOR_END: assemble
 
 fn write_skeleton(sys: &mut dyn Sys, stage: &Path, hostname: &str) -> Result<()> {
     for entry in SKELETON {
         match entry {
-            Entry::Dir(path) => sys.mkdir(&stage.join(path))?,
-            Entry::File("etc/hostname", _) => sys.write_file(
-                &stage.join("etc/hostname"),
-                format!("{hostname}\n").as_bytes(),
-            )?,
-            Entry::File(path, bytes) => sys.write_file(&stage.join(path), bytes)?,
+            Entry::Dir(path) => sys.apply(Call::Mkdir(stage.join(path)))?,
+            Entry::File("etc/hostname", _) => sys.apply(Call::WriteFile {
+                path: stage.join("etc/hostname"),
+                bytes: format!("{hostname}\n").into_bytes(),
+            })?,
+            Entry::File(path, bytes) => sys.apply(Call::WriteFile {
+                path: stage.join(path),
+                bytes: bytes.to_vec(),
+            })?,
         }
     }
     Ok(())
@@ -414,18 +443,37 @@ fn bind_programs(sys: &mut dyn Sys, stage: &Path) -> Result<()> {
         let target = stage.join(host.trim_start_matches('/'));
         match sys.host_entry(Path::new(host)) {
             HostEntry::Missing => {}
-            HostEntry::Symlink(to) => sys.symlink(&to, &target)?,
+            HostEntry::Symlink(to) => sys.apply(Call::Symlink {
+                target: to,
+                link: target,
+            })?,
             HostEntry::Dir => {
-                sys.mkdir(&target)?;
-                sys.bind(Path::new(host), &target, true)?;
+                sys.apply(Call::Mkdir(target.clone()))?;
+                sys.apply(read_only_bind(host, target))?;
             }
             HostEntry::File => {
-                sys.write_file(&target, b"")?;
-                sys.bind(Path::new(host), &target, true)?;
+                sys.apply(empty_file(&target))?;
+                sys.apply(read_only_bind(host, target))?;
             }
         }
     }
     Ok(())
+}
+
+/// An empty file to mount a file on.
+fn empty_file(path: &Path) -> Call {
+    Call::WriteFile {
+        path: path.to_path_buf(),
+        bytes: Vec::new(),
+    }
+}
+
+fn read_only_bind(host: &str, target: PathBuf) -> Call {
+    Call::Bind {
+        source: host.into(),
+        target,
+        read_only: true,
+    }
 }
 
 /// The text of the skeleton's `/etc/motd`.
@@ -492,37 +540,45 @@ mod tests {
             &binds,
         )
         .unwrap();
-        assert!(fake.calls.contains(&Call::Attach(
-            "/run/learnns/1-2-host-file".into(),
-            PathBuf::from(STAGE).join("host-file"),
-        )));
+        assert!(fake.calls.contains(&Call::Attach {
+            source: "/run/learnns/1-2-host-file".into(),
+            target: PathBuf::from(STAGE).join("host-file"),
+        }));
         let stage = PathBuf::from(STAGE);
         let mounts = fake.mounts();
         assert_eq!(
             mounts[0],
-            Call::MountTmpfs("learnns-root".into(), stage.clone())
+            Call::MountTmpfs {
+                name: "learnns-root".into(),
+                target: stage.clone(),
+                options: "mode=0755".into(),
+            }
         );
-        assert!(mounts.contains(&Call::Bind("/usr".into(), stage.join("usr"), true)));
+        assert!(mounts.contains(&Call::Bind {
+            source: "/usr".into(),
+            target: stage.join("usr"),
+            read_only: true,
+        }));
         assert!(mounts.contains(&Call::MountProc(stage.join("proc"))));
-        assert!(mounts.contains(&Call::Attach(
-            "/run/learnns/1-2-host-file".into(),
-            stage.join("host-file"),
-        )));
+        assert!(mounts.contains(&Call::Attach {
+            source: "/run/learnns/1-2-host-file".into(),
+            target: stage.join("host-file"),
+        }));
         assert_eq!(mounts.last(), Some(&Call::PivotRoot(stage.clone())));
         // merged /usr: /bin is a symlink, not a mount
-        assert!(
-            fake.calls
-                .contains(&Call::Symlink("usr/bin".into(), stage.join("bin")))
-        );
-        assert!(fake.calls.contains(&Call::WriteFile(
-            stage.join("etc/hostname"),
-            b"box\n".to_vec()
-        )));
+        assert!(fake.calls.contains(&Call::Symlink {
+            target: "usr/bin".into(),
+            link: stage.join("bin"),
+        }));
+        assert!(fake.calls.contains(&Call::WriteFile {
+            path: stage.join("etc/hostname"),
+            bytes: b"box\n".to_vec(),
+        }));
         // every host directory is bound read-only
         assert!(
             mounts
                 .iter()
-                .all(|c| !matches!(c, Call::Bind(s, _, false) if s.starts_with("/usr")))
+                .all(|c| !matches!(c, Call::Bind { source, read_only: false, .. } if source.starts_with("/usr")))
         );
     }
 
@@ -541,8 +597,18 @@ mod tests {
         )
         .unwrap();
         let mounts = fake.mounts();
-        assert_eq!(mounts[0], Call::Attach("/srv/alpine".into(), dir.clone()));
-        assert!(mounts.contains(&Call::Bind("/proc".into(), dir.join("proc"), false)));
+        assert_eq!(
+            mounts[0],
+            Call::Attach {
+                source: "/srv/alpine".into(),
+                target: dir.clone(),
+            }
+        );
+        assert!(mounts.contains(&Call::Bind {
+            source: "/proc".into(),
+            target: dir.join("proc"),
+            read_only: false,
+        }));
         assert!(mounts.contains(&Call::MountSysfs(dir.join("sys"))));
         assert_eq!(mounts.last(), Some(&Call::Chroot(dir)));
     }

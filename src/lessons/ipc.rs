@@ -2,7 +2,7 @@
 //! inside, and one made inside never reaches the host.
 
 use super::Session;
-use crate::container::cleanup::{self, Token, Undo};
+use crate::cleanup::{self, Token, Undo};
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
 use crate::ns::Kind;

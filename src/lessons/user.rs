@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::Session;
-use crate::container::cleanup;
+use crate::cleanup;
 use crate::error::Result;
 use crate::ns::Kind;
 

@@ -47,14 +47,24 @@ pub fn path() -> Result<PathBuf> {
     {
         return Ok(runtime.join("learnns"));
     }
-    let state = crate::progress::Place::here()
-        .map_err(|_| {
-            Error::Setup(
-                "there is no private place for learnns's journal: XDG_RUNTIME_DIR is not a private directory of yours and HOME is not set.\n  fix: set HOME (or XDG_RUNTIME_DIR to a directory only you can write)".into(),
-            )
-        })?
-        .dir;
+    let state = user_state_dir().ok_or_else(|| {
+        Error::Setup(
+            "there is no private place for learnns's journal: XDG_RUNTIME_DIR is not a private directory of yours and HOME is not set.\n  fix: set HOME (or XDG_RUNTIME_DIR to a directory only you can write)".into(),
+        )
+    })?;
     Ok(state.join("run"))
+}
+
+/// learnns's state directory of an ordinary user, by the XDG base
+/// directory rules (progress is kept there too). Decided here rather than
+/// asked of `progress`, which itself calls on clean-up: no import circle.
+fn user_state_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let base = match var("XDG_STATE_HOME").map(PathBuf::from) {
+        Some(xdg) if xdg.is_absolute() => xdg,
+        _ => PathBuf::from(var("HOME")?).join(".local/state"),
+    };
+    Some(base.join("learnns"))
 }
 
 /// Is `dir` a real directory (not a link) owned by `uid` that nobody else
