@@ -293,7 +293,7 @@ fn course_map() {
         progress::Progress::default()
     });
     for lesson in &LESSONS {
-        let done = progress.completed.contains(&lesson.number);
+        let done = progress.is_done(lesson);
         let mark = if done {
             "✓".green().bold()
         } else {
@@ -323,10 +323,7 @@ fn course_map() {
         "sudo "
     };
     outln!("\n{}", "Next".bold());
-    match LESSONS
-        .iter()
-        .find(|l| !progress.completed.contains(&l.number))
-    {
+    match LESSONS.iter().find(|l| !progress.is_done(l)) {
         Some(next) => outln!("  {sudo}learnns lesson {}   ({})", next.number, next.title),
         None => {
             outln!("  every lesson done. Test yourself on this machine: {sudo}learnns quiz --live")

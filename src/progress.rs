@@ -11,16 +11,78 @@ use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lessons::Lesson;
 
 /// What is kept between runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
-    /// Numbers of the lessons run to their end.
-    #[serde(default)]
-    pub completed: BTreeSet<u8>,
+    /// Names of the lessons run to their end (`uts`, `pid`, ...), so that a
+    /// lesson added or moved later never changes what a learner has done.
+    /// The first format kept numbers; they are read as the lessons those
+    /// numbers were then ([`FORMAT_1_LESSONS`]).
+    #[serde(default, deserialize_with = "lesson_names")]
+    pub completed: BTreeSet<String>,
     /// Quiz results by topic: a lesson's name, `course` or `live`.
     #[serde(default)]
     pub quiz: BTreeMap<String, Score>,
+}
+
+impl Progress {
+    pub fn is_done(&self, lesson: &Lesson) -> bool {
+        self.completed.contains(lesson.name)
+    }
+
+    /// Nothing recorded: no lesson done, no quiz taken.
+    pub fn is_empty(&self) -> bool {
+        self.completed.is_empty() && self.quiz.is_empty()
+    }
+}
+
+/// The lessons by number as progress files of the first format (before
+/// names were kept) numbered them. Frozen: inserting a lesson into
+/// [`crate::lessons::LESSONS`] must not change what an old file means.
+pub const FORMAT_1_LESSONS: [&str; 10] = [
+    "intro", "uts", "ipc", "pid", "mnt", "net", "user", "cgroup", "time", "security",
+];
+
+/// One entry of `completed`: a lesson's name, or its number in a file of
+/// the first format.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Name(String),
+    Number(i64),
+}
+
+fn lesson_names<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<BTreeSet<String>, D::Error> {
+    use serde::de::Error as _;
+    let entries = Vec::<Entry>::deserialize(deserializer)?;
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Name(name) if valid_name(&name) => Ok(name),
+            Entry::Name(name) => Err(D::Error::custom(format!(
+                "{name:?} is not the name of a lesson"
+            ))),
+            Entry::Number(n) => usize::try_from(n)
+                .ok()
+                .and_then(|n| FORMAT_1_LESSONS.get(n))
+                .map(|name| name.to_string())
+                .ok_or_else(|| D::Error::custom(format!("there is no lesson {n}"))),
+        })
+        .collect()
+}
+
+/// A lesson's name as learnns writes one: short, lower case letters,
+/// digits and '-'. A name this version does not know (a later version's
+/// lesson) is kept, and shown nowhere.
+fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The last and the best result of one kind of quiz.
@@ -255,9 +317,6 @@ fn unreadable(path: &Path, why: &str) -> Error {
 /// Parse a progress file's text. Untrusted: it may be anything.
 pub fn parse(text: &str) -> std::result::Result<Progress, String> {
     let progress: Progress = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    if let Some(n) = progress.completed.iter().find(|n| **n > 9) {
-        return Err(format!("there is no lesson {n}"));
-    }
     for (topic, score) in &progress.quiz {
         if score.last_right > score.last_asked || score.best_right > score.best_asked {
             return Err(format!(
@@ -269,10 +328,10 @@ pub fn parse(text: &str) -> std::result::Result<Progress, String> {
 }
 
 /// Record a finished lesson.
-pub fn lesson_done(number: u8) {
+pub fn lesson_done(lesson: &Lesson) {
     if let Ok(place) = Place::here() {
         place.update(|p| {
-            p.completed.insert(number);
+            p.completed.insert(lesson.name.to_string());
         });
     }
 }
@@ -292,6 +351,7 @@ pub fn quiz_done(topic: &str, right: u32, asked: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lessons::LESSONS;
 
     fn env() -> Env {
         Env {
@@ -358,7 +418,7 @@ mod tests {
     #[test]
     fn progress_round_trips_and_bad_files_are_refused() {
         let mut progress = Progress::default();
-        progress.completed.insert(3);
+        progress.completed.insert("pid".into());
         progress.quiz.entry("net".into()).or_default().record(4, 5);
         let text = toml::to_string(&progress).unwrap();
         assert_eq!(parse(&text).unwrap(), progress);
@@ -369,9 +429,58 @@ mod tests {
             "[quiz.net]\nlast_right = 9\nlast_asked = 5\nbest_right = 0\nbest_asked = 0",
             "\u{0}\u{1}garbage",
             "completed = [1, 2",
+            "completed = [-1]",
+            "completed = [10]",
+            "completed = [\"\"]",
+            "completed = [\"../../etc\"]",
+            "completed = [1.5]",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn files_of_the_first_format_keep_loading_by_the_numbers_of_then() {
+        let old = "completed = [0, 3, 9]\n\n[quiz.net]\nlast_right = 4\nlast_asked = 5\nbest_right = 5\nbest_asked = 5\n";
+        let progress = parse(old).unwrap();
+        assert_eq!(
+            progress.completed,
+            BTreeSet::from(["intro".into(), "pid".into(), "security".into()])
+        );
+        assert_eq!(progress.quiz["net"].best_right, 5);
+        // Written back, it is in names, and reads the same.
+        let text = toml::to_string(&progress).unwrap();
+        assert!(
+            text.contains("completed = [\"intro\", \"pid\", \"security\"]"),
+            "{text}"
+        );
+        assert_eq!(parse(&text).unwrap(), progress);
+        // Both at once (an old file a new learnns added to).
+        assert_eq!(
+            parse("completed = [1, \"uts\", \"net\"]")
+                .unwrap()
+                .completed,
+            BTreeSet::from(["uts".into(), "net".into()])
+        );
+        // A lesson of a later version is kept, not refused.
+        let later = parse("completed = [\"uts\", \"seccomp-2\"]").unwrap();
+        assert!(later.completed.contains("seccomp-2"));
+    }
+
+    #[test]
+    fn the_first_formats_numbers_still_name_lessons() {
+        // A lesson renamed or removed must keep an old file's meaning:
+        // every name the first format's numbers stand for is a lesson.
+        for name in FORMAT_1_LESSONS {
+            assert!(
+                LESSONS.iter().any(|l| l.name == name),
+                "{name} of FORMAT_1_LESSONS is no lesson now"
+            );
+        }
+        let progress = parse("completed = [3]").unwrap();
+        let pid = LESSONS.iter().find(|l| l.name == "pid").unwrap();
+        assert!(progress.is_done(pid));
+        assert!(LESSONS.iter().filter(|l| progress.is_done(l)).count() == 1);
     }
 
     #[test]

@@ -268,7 +268,7 @@ pub fn run(lesson: &'static Lesson, options: &Options) -> Result<()> {
                 "\n{} The container is gone and the host is as it was.",
                 format!("Lesson {} done.", lesson.number).bold()
             );
-            crate::progress::lesson_done(lesson.number);
+            crate::progress::lesson_done(lesson);
             outln!("  check yourself: learnns quiz --lesson {}", lesson.number);
             if let Some(next) = LESSONS.get(lesson.number as usize + 1) {
                 outln!("  next: learnns lesson {}   ({})", next.number, next.title);
