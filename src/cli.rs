@@ -79,6 +79,13 @@ pub enum Command {
     )]
     Quiz(QuizArgs),
 
+    /// Show the lessons done and the quiz scores, where they are kept, and
+    /// what is next; `--reset` starts over.
+    #[command(
+        after_help = "Examples:\n  learnns progress\n  learnns progress --reset          asks first\n  learnns progress --reset --yes    no question (scripts, a room's machines)"
+    )]
+    Progress(ProgressArgs),
+
     /// Check whether this machine can run every lesson, and how to fix it.
     #[command(after_help = "Example:\n  learnns doctor")]
     Doctor,
@@ -96,6 +103,18 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  learnns man > learnns.1 && man ./learnns.1")]
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// Remove the progress file: every lesson undone, every quiz score gone.
+    /// Asks first on a terminal.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Do not ask before --reset (needed without a terminal).
+    #[arg(long, short = 'y', requires = "reset")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -105,6 +105,8 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
         Some(Command::Ns(args)) => inspect::ns(&args.pids),
         Some(Command::Compare(args)) => inspect::compare(args.a, args.b),
         Some(Command::Quiz(args)) => quiz::run(&args),
+        Some(Command::Progress(args)) if args.reset => progress::reset(args.yes),
+        Some(Command::Progress(_)) => progress::show(),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -293,43 +295,29 @@ fn course_map() {
         progress::Progress::default()
     });
     for lesson in &LESSONS {
-        let done = progress.is_done(lesson);
-        let mark = if done {
-            "✓".green().bold()
-        } else {
-            "·".dimmed()
-        };
         let quiz = progress
             .quiz
             .get(lesson.name)
             .map(|s| format!("  quiz {}/{}", s.best_right, s.best_asked))
             .unwrap_or_default();
         outln!(
-            " {mark} {:>2}  {:<9} {}{}",
+            " {} {:>2}  {:<9} {}{}",
+            progress::mark(progress.is_done(lesson)),
             lesson.number,
             lesson.name,
             lesson.title,
             quiz.dimmed()
         );
     }
-    for (topic, label) in [("course", "whole-course quiz"), ("live", "live quiz")] {
+    for (topic, label) in progress::OTHER_QUIZZES {
         if let Some(s) = progress.quiz.get(topic) {
             outln!("     {label}: best {}/{}", s.best_right, s.best_asked);
         }
     }
-    let sudo = if nix::unistd::geteuid().is_root() {
-        ""
-    } else {
-        "sudo "
-    };
     outln!("\n{}", "Next".bold());
-    match LESSONS.iter().find(|l| !progress.is_done(l)) {
-        Some(next) => outln!("  {sudo}learnns lesson {}   ({})", next.number, next.title),
-        None => {
-            outln!("  every lesson done. Test yourself on this machine: {sudo}learnns quiz --live")
-        }
-    }
+    outln!("  {}", progress::next_step(&progress));
     outln!("\n  learnns quiz        questions on the whole course");
+    outln!("  learnns progress    what you have done, and where it is kept");
     outln!("  learnns doctor      can this machine run every lesson?");
     outln!("  learnns --help      every command");
 }

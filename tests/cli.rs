@@ -16,7 +16,7 @@ fn help_snapshot() {
 
 #[test]
 fn every_command_has_an_example() {
-    for cmd in ["lessons", "lesson", "run", "shell", "doctor"] {
+    for cmd in ["lessons", "lesson", "run", "shell", "doctor", "progress"] {
         let out = run(&[cmd, "--help"]);
         assert!(
             stdout(&out).contains("Example"),
