@@ -75,7 +75,7 @@ pub enum Command {
     /// Answer questions about the lessons; `--live` asks about namespaces
     /// learnns makes on this machine right now.
     #[command(
-        after_help = "Examples:\n  learnns quiz                   ten questions from the whole course\n  learnns quiz --lesson 5        every question on lesson 5, in order\n  sudo learnns quiz --live       questions about real processes\n  printf '2\\n--uts\\n' | learnns quiz --lesson 1 --count 2"
+        after_help = "Examples:\n  learnns quiz                   ten questions from the whole course\n  learnns quiz --lesson 5        every question on lesson 5, in order\n  sudo learnns quiz --live       questions about real processes\n  printf '2\\n--uts\\n' | learnns quiz --lesson 1 --count 2\n  learnns quiz --key > key.md    every answer, for instructors"
     )]
     Quiz(QuizArgs),
 
@@ -153,6 +153,11 @@ pub struct QuizArgs {
     /// Shuffle with this seed, to repeat a quiz exactly (a class can share one).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+
+    /// Print every question with its answer and explanation as Markdown,
+    /// for instructors (with --lesson: that lesson's only). Asks nothing.
+    #[arg(long, conflicts_with_all = ["live", "count", "seed"])]
+    pub key: bool,
 }
 
 #[derive(Debug, Args)]

@@ -104,6 +104,7 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
         }
         Some(Command::Ns(args)) => inspect::ns(&args.pids),
         Some(Command::Compare(args)) => inspect::compare(args.a, args.b),
+        Some(Command::Quiz(args)) if args.key => quiz::key::print(args.lesson.as_deref()),
         Some(Command::Quiz(args)) => quiz::run(&args),
         Some(Command::Progress(args)) if args.reset => progress::reset(args.yes),
         Some(Command::Progress(_)) => progress::show(),

@@ -168,3 +168,130 @@ fn progress_help_has_examples() {
     let out = run(&["progress", "--help"]);
     assert!(stdout(&out).contains("Example"));
 }
+
+/// Every lesson's bank, read from the files as the author wrote them:
+/// (lesson name, questions).
+fn banks() -> Vec<(String, Vec<toml::Table>)> {
+    let names: Vec<String> = stdout(&run(&["lessons"]))
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(names.len(), 10, "the lessons: {names:?}");
+    names
+        .into_iter()
+        .map(|name| {
+            let path = format!("{}/lessons/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let table: toml::Table =
+                toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let questions = table["question"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| q.as_table().unwrap().clone())
+                .collect();
+            (name, questions)
+        })
+        .collect()
+}
+
+fn text_of(q: &toml::Table, key: &str) -> String {
+    q[key].as_str().unwrap().trim().to_string()
+}
+
+#[test]
+fn the_key_has_every_question_with_the_right_answer_marked() {
+    let out = run(&["quiz", "--key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert!(key.starts_with("# learnns quiz: answer key"), "{key}");
+    let mut total = 0;
+    for (name, questions) in banks() {
+        let start = key
+            .find(&format!("({name}):"))
+            .unwrap_or_else(|| panic!("no heading for lesson {name}"));
+        let section = &key[start..];
+        let section = &section[..section[1..].find("\n## ").map_or(section.len(), |e| e + 1)];
+        for (i, q) in questions.iter().enumerate() {
+            total += 1;
+            let n = i + 1;
+            let at = section
+                .find(&format!("### Question {n}\n"))
+                .unwrap_or_else(|| panic!("{name}: no question {n}"));
+            let entry = &section[at..];
+            let entry = &entry[..entry[1..].find("### ").map_or(entry.len(), |e| e + 1)];
+            assert!(entry.contains(&text_of(q, "ask")), "{name} {n}: {entry}");
+            assert!(
+                entry.contains(&text_of(q, "explain")),
+                "{name} {n}: {entry}"
+            );
+            match q.get("answer") {
+                Some(answer) => {
+                    let right = answer.as_integer().unwrap() as usize;
+                    let choices = q["choices"].as_array().unwrap();
+                    for (c, choice) in choices.iter().enumerate() {
+                        let choice = choice.as_str().unwrap().trim();
+                        let marked = format!("{}. **{choice}** **(right)**", c + 1);
+                        assert_eq!(
+                            entry.contains(&marked),
+                            c + 1 == right,
+                            "{name} {n}, choice {}: {entry}",
+                            c + 1
+                        );
+                        assert!(entry.contains(choice), "{name} {n}: {entry}");
+                    }
+                }
+                None => {
+                    for accepted in q["accept"].as_array().unwrap() {
+                        let accepted = accepted.as_str().unwrap();
+                        assert!(
+                            entry.contains(&format!("`{accepted}`")),
+                            "{name} {n}: {entry}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(key.matches("### Question ").count(), total);
+}
+
+#[test]
+fn the_key_of_one_lesson_holds_that_lesson_only() {
+    let key = stdout(&run(&["quiz", "--key", "--lesson", "net"]));
+    assert_eq!(key.matches("\n## Lesson ").count(), 1, "{key}");
+    assert!(key.contains("## Lesson 5 (net)"), "{key}");
+    let same = stdout(&run(&["quiz", "--key", "--lesson", "5"]));
+    assert_eq!(key, same);
+    let out = run(&["quiz", "--key", "--lesson", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("pick one of"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_key_never_waits_and_is_never_coloured() {
+    // On a terminal, with colour asked for: no question, no colour.
+    let mut command = learnns(&["--color", "always", "quiz", "--key", "--lesson", "1"]);
+    command.env_remove("NO_COLOR");
+    let mut term = OnTerminal::spawn(command);
+    // Panics after 20 s if learnns waits for anything.
+    term.wait_for("### Question 5", 1);
+    let (code, screen) = term.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("### Question 5"), "{screen}");
+    assert!(!screen.contains('\u{1b}'), "colour in the key: {screen:?}");
+}
+
+#[test]
+fn the_key_conflicts_with_what_only_a_quiz_can_do() {
+    for extra in [&["--live"][..], &["--count", "3"], &["--seed", "7"]] {
+        let mut args = vec!["quiz", "--key"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
