@@ -100,9 +100,16 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  learnns man > learnns.1 && man ./learnns.1")]
-    Man,
+    /// Print the man page (roff), or the page of one command with its options.
+    #[command(
+        after_help = "Examples:\n  learnns man | man -l -          read the main page\n  learnns man run | man -l -      the options of `learnns run`\n  learnns man > learnns.1 && learnns man run > learnns-run.1"
+    )]
+    Man {
+        /// The command whose page to print (run, lesson, quiz, ...)
+        /// [default: the main page, which lists them].
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

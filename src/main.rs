@@ -115,13 +115,13 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
             out!("{}", String::from_utf8_lossy(&script));
             Ok(0)
         }
-        Some(Command::Man) => {
-            let command = <Cli as clap::CommandFactory>::command();
-            let mut page = Vec::new();
-            clap_mangen::Man::new(command)
-                .render(&mut page)
-                .map_err(|e| Error::io("render the man page", e))?;
-            out!("{}", String::from_utf8_lossy(&page));
+        Some(Command::Man { command }) => {
+            let page = learnns::manpage::page(command.as_deref())?;
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                let which = command.map(|c| format!(" {c}")).unwrap_or_default();
+                learnns::errln!("learnns: this is roff; to read it: learnns man{which} | man -l -");
+            }
+            out!("{page}");
             Ok(0)
         }
     }

@@ -295,3 +295,53 @@ fn the_key_conflicts_with_what_only_a_quiz_can_do() {
         );
     }
 }
+
+#[test]
+fn the_man_page_names_pages_that_exist_and_each_has_its_options() {
+    let main = run(&["man"]);
+    assert_eq!(main.status.code(), Some(0), "{}", stderr(&main));
+    let page = stdout(&main);
+    assert!(page.contains(".TH learnns 1"), "{page}");
+    assert!(!page.contains("(1)\n"), "no page named NAME(1): {page}");
+    assert!(page.contains(".SH \"SEE ALSO\""), "{page}");
+    // Every page the main page names can be had.
+    let named: Vec<&str> = page
+        .split("\\fBlearnns man ")
+        .skip(1)
+        .filter_map(|rest| rest.split("\\fR").next())
+        .filter(|name| name.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    for name in ["run", "lesson", "quiz", "progress", "man"] {
+        assert!(named.contains(&name), "{name} in {named:?}");
+    }
+    for name in &named {
+        let out = run(&["man", name]);
+        assert_eq!(out.status.code(), Some(0), "learnns man {name}");
+        let sub = stdout(&out);
+        assert!(sub.contains(&format!(".TH learnns-{name} 1")), "{sub}");
+        assert!(
+            sub.contains(&format!("\\fBlearnns {name}\\fR")),
+            "synopsis: {sub}"
+        );
+    }
+    let run_page = stdout(&run(&["man", "run"]));
+    for option in ["upto", "all", "hostname", "rootfs", "veth", "seccomp"] {
+        assert!(
+            run_page.contains(&format!("\\fB\\-\\-{option}\\fR")),
+            "--{option}: {run_page}"
+        );
+    }
+    let quiz_page = stdout(&run(&["man", "quiz"]));
+    assert!(quiz_page.contains("\\-\\-key"), "{quiz_page}");
+}
+
+#[test]
+fn a_man_page_of_no_command_is_a_usage_error_listing_the_commands() {
+    let out = run(&["man", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).is_empty());
+    let said = stderr(&out);
+    assert!(said.contains("`nosuch`"), "{said}");
+    assert!(said.contains("run, shell"), "{said}");
+    assert!(said.contains("progress"), "{said}");
+}
