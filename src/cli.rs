@@ -75,9 +75,16 @@ pub enum Command {
     /// Answer questions about the lessons; `--live` asks about namespaces
     /// learnns makes on this machine right now.
     #[command(
-        after_help = "Examples:\n  learnns quiz                   ten questions from the whole course\n  learnns quiz --lesson 5        every question on lesson 5, in order\n  sudo learnns quiz --live       questions about real processes\n  printf '2\\n--uts\\n' | learnns quiz --lesson 1 --count 2"
+        after_help = "Examples:\n  learnns quiz                   ten questions from the whole course\n  learnns quiz --lesson 5        every question on lesson 5, in order\n  sudo learnns quiz --live       questions about real processes\n  printf '2\\n--uts\\n' | learnns quiz --lesson 1 --count 2\n  learnns quiz --key > key.md    every answer, for instructors"
     )]
     Quiz(QuizArgs),
+
+    /// Show the lessons done and the quiz scores, where they are kept, and
+    /// what is next; `--reset` starts over.
+    #[command(
+        after_help = "Examples:\n  learnns progress\n  learnns progress --reset          asks first\n  learnns progress --reset --yes    no question (scripts, a room's machines)"
+    )]
+    Progress(ProgressArgs),
 
     /// Check whether this machine can run every lesson, and how to fix it.
     #[command(after_help = "Example:\n  learnns doctor")]
@@ -93,9 +100,28 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  learnns man > learnns.1 && man ./learnns.1")]
-    Man,
+    /// Print the man page (roff), or the page of one command with its options.
+    #[command(
+        after_help = "Examples:\n  learnns man | man -l -          read the main page\n  learnns man run | man -l -      the options of `learnns run`\n  learnns man > learnns.1 && learnns man run > learnns-run.1"
+    )]
+    Man {
+        /// The command whose page to print (run, lesson, quiz, ...)
+        /// [default: the main page, which lists them].
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// Remove the progress file: every lesson undone, every quiz score gone.
+    /// Asks first on a terminal.
+    #[arg(long)]
+    pub reset: bool,
+
+    /// Do not ask before --reset (needed without a terminal).
+    #[arg(long, short = 'y', requires = "reset")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +160,11 @@ pub struct QuizArgs {
     /// Shuffle with this seed, to repeat a quiz exactly (a class can share one).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+
+    /// Print every question with its answer and explanation as Markdown,
+    /// for instructors (with --lesson: that lesson's only). Asks nothing.
+    #[arg(long, conflicts_with_all = ["live", "count", "seed"])]
+    pub key: bool,
 }
 
 #[derive(Debug, Args)]

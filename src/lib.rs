@@ -51,6 +51,7 @@ pub mod icmp;
 pub mod ids;
 pub mod inspect;
 pub mod lessons;
+pub mod manpage;
 pub mod network;
 pub mod ns;
 pub mod observe;

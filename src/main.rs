@@ -109,7 +109,10 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
         }
         Some(Command::Ns(args)) => inspect::ns(&args.pids),
         Some(Command::Compare(args)) => inspect::compare(args.a, args.b),
+        Some(Command::Quiz(args)) if args.key => quiz::key::print(args.lesson.as_deref()),
         Some(Command::Quiz(args)) => quiz::run(&args),
+        Some(Command::Progress(args)) if args.reset => progress::reset(args.yes),
+        Some(Command::Progress(_)) => progress::show(),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
@@ -117,13 +120,13 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
             out!("{}", String::from_utf8_lossy(&script));
             Ok(0)
         }
-        Some(Command::Man) => {
-            let command = <Cli as clap::CommandFactory>::command();
-            let mut page = Vec::new();
-            clap_mangen::Man::new(command)
-                .render(&mut page)
-                .map_err(|e| Error::io("render the man page", e))?;
-            out!("{}", String::from_utf8_lossy(&page));
+        Some(Command::Man { command }) => {
+            let page = learnns::manpage::page(command.as_deref())?;
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                let which = command.map(|c| format!(" {c}")).unwrap_or_default();
+                learnns::errln!("learnns: this is roff; to read it: learnns man{which} | man -l -");
+            }
+            out!("{page}");
             Ok(0)
         }
     }
@@ -300,46 +303,29 @@ fn course_map() {
         progress::Progress::default()
     });
     for lesson in &LESSONS {
-        let done = progress.completed.contains(&lesson.number);
-        let mark = if done {
-            "✓".green().bold()
-        } else {
-            "·".dimmed()
-        };
         let quiz = progress
             .quiz
             .get(lesson.name)
             .map(|s| format!("  quiz {}/{}", s.best_right, s.best_asked))
             .unwrap_or_default();
         outln!(
-            " {mark} {:>2}  {:<9} {}{}",
+            " {} {:>2}  {:<9} {}{}",
+            progress::mark(progress.is_done(lesson)),
             lesson.number,
             lesson.name,
             lesson.title,
             quiz.dimmed()
         );
     }
-    for (topic, label) in [("course", "whole-course quiz"), ("live", "live quiz")] {
+    for (topic, label) in progress::OTHER_QUIZZES {
         if let Some(s) = progress.quiz.get(topic) {
             outln!("     {label}: best {}/{}", s.best_right, s.best_asked);
         }
     }
-    let sudo = if nix::unistd::geteuid().is_root() {
-        ""
-    } else {
-        "sudo "
-    };
     outln!("\n{}", "Next".bold());
-    match LESSONS
-        .iter()
-        .find(|l| !progress.completed.contains(&l.number))
-    {
-        Some(next) => outln!("  {sudo}learnns lesson {}   ({})", next.number, next.title),
-        None => {
-            outln!("  every lesson done. Test yourself on this machine: {sudo}learnns quiz --live")
-        }
-    }
+    outln!("  {}", progress::next_step(&progress));
     outln!("\n  learnns quiz        questions on the whole course");
+    outln!("  learnns progress    what you have done, and where it is kept");
     outln!("  learnns doctor      can this machine run every lesson?");
     outln!("  learnns --help      every command");
 }

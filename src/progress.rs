@@ -11,16 +11,78 @@ use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lessons::{LESSONS, Lesson};
 
 /// What is kept between runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
-    /// Numbers of the lessons run to their end.
-    #[serde(default)]
-    pub completed: BTreeSet<u8>,
+    /// Names of the lessons run to their end (`uts`, `pid`, ...), so that a
+    /// lesson added or moved later never changes what a learner has done.
+    /// The first format kept numbers; they are read as the lessons those
+    /// numbers were then ([`FORMAT_1_LESSONS`]).
+    #[serde(default, deserialize_with = "lesson_names")]
+    pub completed: BTreeSet<String>,
     /// Quiz results by topic: a lesson's name, `course` or `live`.
     #[serde(default)]
     pub quiz: BTreeMap<String, Score>,
+}
+
+impl Progress {
+    pub fn is_done(&self, lesson: &Lesson) -> bool {
+        self.completed.contains(lesson.name)
+    }
+
+    /// Nothing recorded: no lesson done, no quiz taken.
+    pub fn is_empty(&self) -> bool {
+        self.completed.is_empty() && self.quiz.is_empty()
+    }
+}
+
+/// The lessons by number as progress files of the first format (before
+/// names were kept) numbered them. Frozen: inserting a lesson into
+/// [`crate::lessons::LESSONS`] must not change what an old file means.
+pub const FORMAT_1_LESSONS: [&str; 10] = [
+    "intro", "uts", "ipc", "pid", "mnt", "net", "user", "cgroup", "time", "security",
+];
+
+/// One entry of `completed`: a lesson's name, or its number in a file of
+/// the first format.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Name(String),
+    Number(i64),
+}
+
+fn lesson_names<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<BTreeSet<String>, D::Error> {
+    use serde::de::Error as _;
+    let entries = Vec::<Entry>::deserialize(deserializer)?;
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::Name(name) if valid_name(&name) => Ok(name),
+            Entry::Name(name) => Err(D::Error::custom(format!(
+                "{name:?} is not the name of a lesson"
+            ))),
+            Entry::Number(n) => usize::try_from(n)
+                .ok()
+                .and_then(|n| FORMAT_1_LESSONS.get(n))
+                .map(|name| name.to_string())
+                .ok_or_else(|| D::Error::custom(format!("there is no lesson {n}"))),
+        })
+        .collect()
+}
+
+/// A lesson's name as learnns writes one: short, lower case letters,
+/// digits and '-'. A name this version does not know (a later version's
+/// lesson) is kept, and shown nowhere.
+fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The last and the best result of one kind of quiz.
@@ -33,6 +95,14 @@ pub struct Score {
 }
 
 impl Score {
+    /// `best 4/5, last 3/5`.
+    pub fn describe(&self) -> String {
+        format!(
+            "best {}/{}, last {}/{}",
+            self.best_right, self.best_asked, self.last_right, self.last_asked
+        )
+    }
+
     fn record(&mut self, right: u32, asked: u32) {
         self.last_right = right;
         self.last_asked = asked;
@@ -255,9 +325,6 @@ fn unreadable(path: &Path, why: &str) -> Error {
 /// Parse a progress file's text. Untrusted: it may be anything.
 pub fn parse(text: &str) -> std::result::Result<Progress, String> {
     let progress: Progress = toml::from_str(text).map_err(|e| e.message().to_string())?;
-    if let Some(n) = progress.completed.iter().find(|n| **n > 9) {
-        return Err(format!("there is no lesson {n}"));
-    }
     for (topic, score) in &progress.quiz {
         if score.last_right > score.last_asked || score.best_right > score.best_asked {
             return Err(format!(
@@ -269,10 +336,10 @@ pub fn parse(text: &str) -> std::result::Result<Progress, String> {
 }
 
 /// Record a finished lesson.
-pub fn lesson_done(number: u8) {
+pub fn lesson_done(lesson: &Lesson) {
     if let Ok(place) = Place::here() {
         place.update(|p| {
-            p.completed.insert(number);
+            p.completed.insert(lesson.name.to_string());
         });
     }
 }
@@ -286,6 +353,162 @@ pub fn quiz_done(topic: &str, right: u32, asked: u32) {
                 .or_default()
                 .record(right, asked)
         });
+    }
+}
+
+/// The first lesson not yet done, in the course's order.
+pub fn next_lesson(progress: &Progress) -> Option<&'static Lesson> {
+    LESSONS.iter().find(|l| !progress.is_done(l))
+}
+
+/// What to type next: the next lesson, or the live quiz once all are done.
+pub fn next_step(progress: &Progress) -> String {
+    let sudo = if nix::unistd::geteuid().is_root() {
+        ""
+    } else {
+        "sudo "
+    };
+    match next_lesson(progress) {
+        Some(next) => format!("{sudo}learnns lesson {}   ({})", next.number, next.title),
+        None => {
+            format!("every lesson done. Test yourself on this machine: {sudo}learnns quiz --live")
+        }
+    }
+}
+
+/// The mark of a lesson on the course map and in `learnns progress`.
+pub fn mark(done: bool) -> colored::ColoredString {
+    use colored::Colorize;
+    if done {
+        "✓".green().bold()
+    } else {
+        "·".dimmed()
+    }
+}
+
+/// The topics of quizzes that are not one lesson's, as they are shown.
+pub const OTHER_QUIZZES: [(&str, &str); 2] =
+    [("course", "whole-course quiz"), ("live", "live quiz")];
+
+/// `learnns progress`: what this learner has done, where it is kept, and
+/// what to do next.
+pub fn show() -> Result<i32> {
+    use colored::Colorize;
+    let place = Place::here()?;
+    let file = place.file();
+    let progress = place.load()?;
+    if progress.is_empty() {
+        outln!("No progress yet: no lesson finished, no quiz taken.");
+        outln!("It will be kept in {}", file.display());
+    } else {
+        outln!("Progress kept in {}", file.display());
+    }
+    let done = LESSONS.iter().filter(|l| progress.is_done(l)).count();
+    outln!(
+        "\n{}",
+        format!("Lessons: {done} of {} done", LESSONS.len()).bold()
+    );
+    for lesson in &LESSONS {
+        let quiz = progress
+            .quiz
+            .get(lesson.name)
+            .map(|s| format!("  quiz {}", s.describe()))
+            .unwrap_or_default();
+        outln!(
+            " {} {:>2}  {:<9} {}{}",
+            mark(progress.is_done(lesson)),
+            lesson.number,
+            lesson.name,
+            lesson.title,
+            quiz.dimmed()
+        );
+    }
+    let others: Vec<_> = OTHER_QUIZZES
+        .iter()
+        .filter_map(|(topic, label)| progress.quiz.get(*topic).map(|s| (label, s)))
+        .collect();
+    if !others.is_empty() {
+        outln!("\n{}", "Quizzes".bold());
+        for (label, score) in others {
+            outln!("  {label:<18} {}", score.describe());
+        }
+    }
+    outln!("\n{}", "Next".bold());
+    outln!("  {}", next_step(&progress));
+    if !progress.is_empty() {
+        outln!("  learnns progress --reset   start over");
+    }
+    Ok(0)
+}
+
+/// `learnns progress --reset`: remove the progress file, once the learner
+/// said yes (on a terminal, by answering; elsewhere, with `--yes`).
+pub fn reset(yes: bool) -> Result<i32> {
+    let place = Place::here()?;
+    let file = place.file();
+    if !place.as_owner(|| Ok(fs::symlink_metadata(&file).is_ok()))? {
+        outln!(
+            "Nothing to reset: no progress is kept in {}.",
+            file.display()
+        );
+        return Ok(0);
+    }
+    let what = match place.load() {
+        Ok(progress) => summary(&progress),
+        Err(_) => "a progress file that cannot be read".to_string(),
+    };
+    if !yes {
+        if !crate::ui::interactive() {
+            return Err(Error::NeedsTerminal(format!(
+                "--reset removes {what} and asks first, but there is no terminal to ask on.\n  fix: add --yes (`learnns progress --reset --yes`)"
+            )));
+        }
+        out!("Remove {what} ({})? [y/N] ", file.display());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let answer = crate::ui::read_line()?.unwrap_or_default();
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            outln!("Kept: nothing was removed.");
+            return Ok(0);
+        }
+    }
+    place.as_owner(|| {
+        fs::remove_file(&file).map_err(|e| Error::io(format!("rm {}", file.display()), e))
+    })?;
+    outln!("Removed {}: {what}.", file.display());
+    outln!("Start again with: {}", next_step(&Progress::default()));
+    Ok(0)
+}
+
+/// What a progress holds, in a few words: `2 lessons done (intro, uts) and
+/// 1 quiz score (net)`.
+pub fn summary(progress: &Progress) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let lessons: Vec<&str> = LESSONS
+        .iter()
+        .filter(|l| progress.is_done(l))
+        .map(|l| l.name)
+        .collect();
+    let topics: Vec<&str> = progress.quiz.keys().map(String::as_str).collect();
+    let mut parts = Vec::new();
+    if !lessons.is_empty() {
+        parts.push(format!(
+            "{} ({})",
+            plural(lessons.len(), "lesson done", "lessons done"),
+            lessons.join(", ")
+        ));
+    }
+    if !topics.is_empty() {
+        parts.push(format!(
+            "{} ({})",
+            plural(topics.len(), "quiz score", "quiz scores"),
+            topics.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "an empty progress file".to_string()
+    } else {
+        parts.join(" and ")
     }
 }
 
@@ -358,7 +581,7 @@ mod tests {
     #[test]
     fn progress_round_trips_and_bad_files_are_refused() {
         let mut progress = Progress::default();
-        progress.completed.insert(3);
+        progress.completed.insert("pid".into());
         progress.quiz.entry("net".into()).or_default().record(4, 5);
         let text = toml::to_string(&progress).unwrap();
         assert_eq!(parse(&text).unwrap(), progress);
@@ -369,9 +592,71 @@ mod tests {
             "[quiz.net]\nlast_right = 9\nlast_asked = 5\nbest_right = 0\nbest_asked = 0",
             "\u{0}\u{1}garbage",
             "completed = [1, 2",
+            "completed = [-1]",
+            "completed = [10]",
+            "completed = [\"\"]",
+            "completed = [\"../../etc\"]",
+            "completed = [1.5]",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn files_of_the_first_format_keep_loading_by_the_numbers_of_then() {
+        let old = "completed = [0, 3, 9]\n\n[quiz.net]\nlast_right = 4\nlast_asked = 5\nbest_right = 5\nbest_asked = 5\n";
+        let progress = parse(old).unwrap();
+        assert_eq!(
+            progress.completed,
+            BTreeSet::from(["intro".into(), "pid".into(), "security".into()])
+        );
+        assert_eq!(progress.quiz["net"].best_right, 5);
+        // Written back, it is in names, and reads the same.
+        let text = toml::to_string(&progress).unwrap();
+        assert!(
+            text.contains("completed = [\"intro\", \"pid\", \"security\"]"),
+            "{text}"
+        );
+        assert_eq!(parse(&text).unwrap(), progress);
+        // Both at once (an old file a new learnns added to).
+        assert_eq!(
+            parse("completed = [1, \"uts\", \"net\"]")
+                .unwrap()
+                .completed,
+            BTreeSet::from(["uts".into(), "net".into()])
+        );
+        // A lesson of a later version is kept, not refused.
+        let later = parse("completed = [\"uts\", \"seccomp-2\"]").unwrap();
+        assert!(later.completed.contains("seccomp-2"));
+    }
+
+    #[test]
+    fn the_first_formats_numbers_still_name_lessons() {
+        // A lesson renamed or removed must keep an old file's meaning:
+        // every name the first format's numbers stand for is a lesson.
+        for name in FORMAT_1_LESSONS {
+            assert!(
+                LESSONS.iter().any(|l| l.name == name),
+                "{name} of FORMAT_1_LESSONS is no lesson now"
+            );
+        }
+        let progress = parse("completed = [3]").unwrap();
+        let pid = LESSONS.iter().find(|l| l.name == "pid").unwrap();
+        assert!(progress.is_done(pid));
+        assert!(LESSONS.iter().filter(|l| progress.is_done(l)).count() == 1);
+    }
+
+    #[test]
+    fn a_summary_names_what_a_reset_removes() {
+        let mut progress = parse("completed = [\"uts\", \"intro\"]").unwrap();
+        assert_eq!(summary(&progress), "2 lessons done (intro, uts)");
+        progress.quiz.entry("net".into()).or_default().record(4, 5);
+        assert_eq!(
+            summary(&progress),
+            "2 lessons done (intro, uts) and 1 quiz score (net)"
+        );
+        assert_eq!(summary(&Progress::default()), "an empty progress file");
+        assert_eq!(next_lesson(&progress).unwrap().name, "ipc");
     }
 
     #[test]

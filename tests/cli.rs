@@ -16,7 +16,7 @@ fn help_snapshot() {
 
 #[test]
 fn every_command_has_an_example() {
-    for cmd in ["lessons", "lesson", "run", "shell", "doctor"] {
+    for cmd in ["lessons", "lesson", "run", "shell", "doctor", "progress"] {
         let out = run(&[cmd, "--help"]);
         assert!(
             stdout(&out).contains("Example"),
@@ -144,7 +144,8 @@ fn bad_input_for_every_command_is_a_usage_error_naming_the_problem() {
         (vec!["quiz", "--count", "many"], "invalid value"),
         (vec!["doctor", "now"], "unexpected argument"),
         (vec!["completions", "nushell"], "invalid value"),
-        (vec!["man", "learnns"], "unexpected argument"),
+        (vec!["man", "learnns"], "there is no command `learnns`"),
+        (vec!["man", "run", "lesson"], "unexpected argument"),
         (vec!["--color", "sometimes"], "invalid value"),
         (vec!["unknown-command"], "unrecognized subcommand"),
         // Hostnames: what resolvers and /etc/hostname can hold.

@@ -270,7 +270,7 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
         }
         Ok(()) => {
             events::emit(done(false));
-            crate::progress::lesson_done(lesson.number);
+            crate::progress::lesson_done(lesson);
             Ok(())
         }
         Err(e) => Err(e),

@@ -3,6 +3,7 @@
 //! lines otherwise, each answer followed by its explanation.
 
 pub mod bank;
+pub mod key;
 mod live;
 
 use std::io::Write;
