@@ -8,7 +8,7 @@ use colored::Colorize;
 
 /// Also named here by the lessons, which ask the doctor what is installed.
 pub use crate::host_tools::find_in_path;
-use crate::lessons::{LESSONS, Lesson};
+use crate::lessons::{LESSONS, Lesson, Need};
 use crate::ns::{Kind, KindSet, ORDER};
 
 /// Whether an unprivileged user may create user namespaces.
@@ -138,19 +138,21 @@ pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
             "the kernel has no {unsupported} namespace; fix: a newer kernel (time needs 5.6+) built with CONFIG_{{USER,PID,NET,IPC,UTS,CGROUP,TIME}}_NS"
         ));
     }
-    match lesson.name {
-        "net" if machine.ip.is_none() => {
-            problems.push("`ip` is not installed; fix: sudo apt-get install iproute2 (or your distribution's iproute2)".into())
-        }
-        "cgroup" => {
-            if let Err(why) = &machine.limits {
-                problems.push(why.replace('\n', ""));
+    for need in lesson.needs {
+        match need {
+            Need::Ip if machine.ip.is_none() => problems.push(
+                "`ip` is not installed; fix: sudo apt-get install iproute2 (or your distribution's iproute2)".into(),
+            ),
+            Need::CgroupLimits => {
+                if let Err(why) = &machine.limits {
+                    problems.push(why.replace('\n', ""));
+                }
             }
+            Need::Seccomp if !machine.seccomp => problems.push(
+                "the kernel has no seccomp; fix: a kernel built with CONFIG_SECCOMP_FILTER".into(),
+            ),
+            _ => {}
         }
-        "security" if !machine.seccomp => {
-            problems.push("the kernel has no seccomp; fix: a kernel built with CONFIG_SECCOMP_FILTER".into())
-        }
-        _ => {}
     }
     problems
 }
@@ -162,12 +164,13 @@ pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
     if needs_namespaces && !machine.root {
         match &machine.userns {
             Userns::Allowed if problems.is_empty() => {
-                let caveat = match lesson.name {
-                    "net" => "; the veth steps need root and are left out",
-                    "cgroup" => "; the limits need root (making a cgroup) and are left out",
-                    _ if lesson.default_kinds().contains(Kind::User) => return Verdict::Ready,
-                    _ => "",
-                };
+                if lesson.without_root.is_none() && lesson.default_kinds().contains(Kind::User) {
+                    return Verdict::Ready;
+                }
+                let caveat = lesson
+                    .without_root
+                    .map(|what| format!("; {what}"))
+                    .unwrap_or_default();
                 return Verdict::Rootless(format!("learnns adds a user namespace first{caveat}"));
             }
             Userns::Allowed => {}

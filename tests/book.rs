@@ -225,7 +225,10 @@ fn transcript(events: &[Event], host: &str) -> String {
             },
             other => other.clone(),
         };
-        out.extend(plain.lines(&filtered(&event, &filters)));
+        let lines = plain.lines(&filtered(&event, &filters));
+        // A step's transcript starts at its heading, not at a blank line.
+        let first = out.last().is_some_and(|l| l.contains("ANCHOR: "));
+        out.extend(lines.into_iter().skip_while(|l| first && l.is_empty()));
     }
     out.push(format!("// ANCHOR_END: {open}"));
     out.join("\n") + "\n"
@@ -300,9 +303,10 @@ fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
         [
             (r":\[\d+\]", ":[INODE]"),
             (
-                r"\b(PID|netns|KILL|PID:|echo|shell was|calls it) \d{3,}",
+                r"\b(PID|netns|KILL|PID:|shell was|calls it) \d{3,}",
                 "$1 [PID]",
             ),
+            (r"echo \d{3,} > (\S*cgroup\.procs)", "echo [PID] > $1"),
             (r"(-t|--target) \d{3,}", "$1 [PID]"),
             (r"/proc/\d{3,}/", "/proc/[PID]/"),
             (r"host PID \d+ +", "host PID [PID]    "),

@@ -39,6 +39,25 @@ pub struct Lesson {
     /// The lesson's question bank (`lessons/<name>.toml`).
     pub quiz: &'static str,
     pub steps: Steps,
+    /// What the machine must have beyond the lesson's namespace kinds.
+    pub needs: &'static [Need],
+    /// What the lesson leaves out when run without root, said by `doctor`
+    /// and checked against the lesson's own skips by the tests.
+    pub without_root: Option<&'static str>,
+    /// With a mount namespace, the container gets a root file system of its
+    /// own (the lesson that teaches it, and every one after).
+    pub own_root: bool,
+}
+
+/// Something a lesson needs from the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `ip` from iproute2, which the lesson runs and shows.
+    Ip,
+    /// A cgroup hierarchy where learnns can set process and memory limits.
+    CgroupLimits,
+    /// Seccomp filters in the kernel.
+    Seccomp,
 }
 
 // ANCHOR: lessons
@@ -52,6 +71,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/intro.md"),
         quiz: include_str!("../../lessons/intro.toml"),
         steps: intro::steps,
+        needs: &[],
+        without_root: None,
+        own_root: false,
     },
     Lesson {
         number: 1,
@@ -61,6 +83,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/uts.md"),
         quiz: include_str!("../../lessons/uts.toml"),
         steps: uts::steps,
+        needs: &[],
+        without_root: None,
+        own_root: false,
     },
     Lesson {
         number: 2,
@@ -70,6 +95,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/ipc.md"),
         quiz: include_str!("../../lessons/ipc.toml"),
         steps: ipc::steps,
+        needs: &[],
+        without_root: None,
+        own_root: false,
     },
     Lesson {
         number: 3,
@@ -79,6 +107,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/pid.md"),
         quiz: include_str!("../../lessons/pid.toml"),
         steps: pid::steps,
+        needs: &[],
+        without_root: None,
+        own_root: false,
     },
     Lesson {
         number: 4,
@@ -88,6 +119,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/mnt.md"),
         quiz: include_str!("../../lessons/mnt.toml"),
         steps: mnt::steps,
+        needs: &[],
+        without_root: None,
+        own_root: true,
     },
     Lesson {
         number: 5,
@@ -97,6 +131,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/net.md"),
         quiz: include_str!("../../lessons/net.toml"),
         steps: net::steps,
+        needs: &[Need::Ip],
+        without_root: Some("the veth steps need root and are left out"),
+        own_root: true,
     },
     Lesson {
         number: 6,
@@ -106,6 +143,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/user.md"),
         quiz: include_str!("../../lessons/user.toml"),
         steps: user::steps,
+        needs: &[],
+        without_root: None,
+        own_root: true,
     },
     Lesson {
         number: 7,
@@ -115,6 +155,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/cgroup.md"),
         quiz: include_str!("../../lessons/cgroup.toml"),
         steps: cgroup::steps,
+        needs: &[Need::CgroupLimits],
+        without_root: Some("the limits need root (making a cgroup) and are left out"),
+        own_root: true,
     },
     Lesson {
         number: 8,
@@ -124,6 +167,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/time.md"),
         quiz: include_str!("../../lessons/time.toml"),
         steps: time::steps,
+        needs: &[],
+        without_root: None,
+        own_root: true,
     },
     Lesson {
         number: 9,
@@ -133,6 +179,9 @@ pub const LESSONS: [Lesson; 10] = [
         prose: include_str!("../../lessons/security.md"),
         quiz: include_str!("../../lessons/security.toml"),
         steps: security::steps,
+        needs: &[Need::Seccomp],
+        without_root: None,
+        own_root: true,
     },
 ];
 // ANCHOR_END: lessons
@@ -206,7 +255,7 @@ pub struct Options {
 /// hostname, and from lesson 4 on, the mini root file system.
 pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
     let kinds = rootless(kinds.unwrap_or_else(|| lesson.default_kinds()));
-    let root = if lesson.number >= 4 && kinds.contains(Kind::Mnt) {
+    let root = if lesson.own_root && kinds.contains(Kind::Mnt) {
         Root::Skeleton
     } else {
         Root::Host

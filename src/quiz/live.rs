@@ -143,7 +143,10 @@ fn pair(a: i32, b: i32, only: Option<Kind>) -> Result<String> {
 
 fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<Asked> {
     let me = std::process::id() as i32;
-    let see = |n: u8, name: &str| format!("learnns lesson {n} ({name})");
+    let see = |name: &str| {
+        let lesson = crate::lessons::find(name).expect("a lesson of the course");
+        format!("learnns lesson {} ({name})", lesson.number)
+    };
     match template {
         Template::WhichDiffer => {
             let b = start(some_kinds(rng), keep)?.pid.as_raw();
@@ -165,7 +168,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
                     words.join(" "),
                     meanings.join("\n")
                 ),
-                see: see(0, "intro"),
+                see: see("intro"),
             })
         }
         Template::Loopback => {
@@ -185,7 +188,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
                 } else {
                     format!("The net links differ: {}.", meaning(Kind::Net, b, me))
                 },
-                see: see(5, "net"),
+                see: see("net"),
             })
         }
         Template::Hostname => {
@@ -209,7 +212,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
                 } else {
                     "The uts links differ: each namespace has its own hostname.".into()
                 },
-                see: see(1, "uts"),
+                see: see("uts"),
             })
         }
         Template::InnerPid => {
@@ -238,7 +241,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
                 explain: format!(
                     "NSpid lists the process's PID in each PID namespace it is in, from the outermost (the host's) inwards: {sleeper} on the host, {inner} inside. PID 1 inside is PID {b}, the container's init; `kill {sleeper}` from the host and `kill {inner}` inside reach the same process."
                 ),
-                see: see(3, "pid"),
+                see: see("pid"),
             })
         }
         Template::RootIs => {
@@ -268,7 +271,7 @@ fn make(template: Template, rng: &mut fastrand::Rng, keep: &mut Keep) -> Result<
                 explain: format!(
                     "Each line is: first ID inside, first ID outside, how many. UID 0 inside is UID {outside} outside: a file it creates on a shared file system belongs to {outside}, and host files of other users are out of its reach."
                 ),
-                see: see(6, "user"),
+                see: see("user"),
             })
         }
     }
