@@ -1,8 +1,6 @@
 //! Lesson prose lives in `lessons/<name>.md`, cut into sections by mdBook
 //! anchors (`<!-- ANCHOR: name -->` … `<!-- ANCHOR_END: name -->`). The book
-//! includes the same sections; this module finds them and prints them.
-
-use colored::Colorize;
+//! includes the same sections; this module finds them.
 
 /// The text between `ANCHOR: name` and `ANCHOR_END: name`, with the anchor
 /// lines of any nested sections left out (as mdBook does).
@@ -46,42 +44,6 @@ fn anchor(line: &str) -> Option<(&str, &str)> {
     (kind == "ANCHOR" || kind == "ANCHOR_END").then(|| (kind, name.trim()))
 }
 
-/// Print a section for the terminal: headings bold, code yellow.
-pub fn render(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut fenced = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            out.push_str(&format!("      {}\n", line.yellow()));
-        } else if let Some(title) = line.strip_prefix('#') {
-            out.push_str(&format!(
-                "  {}\n",
-                title.trim_start_matches('#').trim().bold()
-            ));
-        } else {
-            out.push_str(&format!("  {}\n", inline_code(line)));
-        }
-    }
-    out
-}
-
-/// Colour `code spans` and drop the backticks.
-fn inline_code(line: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in line.split('`').enumerate() {
-        if i % 2 == 1 {
-            out.push_str(&part.yellow().to_string());
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,14 +63,5 @@ B
         assert_eq!(section(TEXT, "inner").as_deref(), Some("B"));
         assert_eq!(section(TEXT, "missing"), None);
         assert_eq!(section_names(TEXT), vec!["outer", "inner"]);
-    }
-
-    #[test]
-    fn render_strips_markup() {
-        colored::control::set_override(false);
-        assert_eq!(
-            render("# Title\nuse `ls`\n```\nls -l\n```"),
-            "  Title\n  use ls\n      ls -l\n"
-        );
     }
 }

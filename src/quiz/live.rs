@@ -135,7 +135,7 @@ fn pair(a: i32, b: i32, only: Option<Kind>) -> Result<String> {
             &format!("$ readlink /proc/{b}/ns/{glob}"),
             &readlinks(b, &idb, only),
         ),
-        crate::ui::width(),
+        crate::ui::width().saturating_sub(2),
     )
     .join("\n")
         + "\n")

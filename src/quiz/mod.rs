@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::lessons::{self, LESSONS};
 use crate::ns::{Kind, ORDER};
 use crate::progress;
+use crate::render::layout;
 use crate::ui;
 
 /// How an answer is checked.
@@ -119,7 +120,7 @@ struct Terminal;
 
 impl Front for Terminal {
     fn ask(&mut self, q: &Asked, number: usize, total: usize) -> Result<Option<Response>> {
-        print_question(q, number, total, false);
+        print_question(q, number, total);
         let outcome = if q.choices.is_empty() {
             dialoguer::Input::<String>::new()
                 .with_prompt("your answer (empty line: stop)")
@@ -129,7 +130,7 @@ impl Front for Terminal {
         } else {
             dialoguer::Select::new()
                 .with_prompt("↑/↓ and Enter (Esc: stop)")
-                .items(&q.choices)
+                .items(&short_choices(&q.choices))
                 .default(0)
                 .interact_opt()
                 .map(|choice| choice.map(Response::Choice))
@@ -149,7 +150,7 @@ struct Plain;
 
 impl Front for Plain {
     fn ask(&mut self, q: &Asked, number: usize, total: usize) -> Result<Option<Response>> {
-        print_question(q, number, total, true);
+        print_question(q, number, total);
         loop {
             if q.choices.is_empty() {
                 out!("answer (q to stop): ");
@@ -203,21 +204,53 @@ pub fn parse_choice(text: &str, count: usize) -> Option<usize> {
     (index < count).then_some(index)
 }
 
-fn print_question(q: &Asked, number: usize, total: usize, numbered: bool) {
+/// The question, wrapped to the terminal, with its choices numbered (the
+/// arrow-key menu below them names each by its first words).
+fn print_question(q: &Asked, number: usize, total: usize) {
+    let width = ui::width();
     outln!("\n{}", format!("Question {number} of {total}").bold());
     if let Some(shown) = &q.shown {
-        for line in shown.lines() {
-            outln!("    {line}");
+        for line in layout::wrap_output(shown, width, "  ") {
+            outln!("{line}");
         }
     }
-    for line in crate::prose::render(&q.text).lines() {
+    for line in layout::prose(&q.text, width) {
         outln!("{line}");
     }
-    if numbered {
-        for (i, choice) in q.choices.iter().enumerate() {
-            outln!("    {}) {choice}", i + 1);
+    for (i, choice) in q.choices.iter().enumerate() {
+        let first = format!("    {}) ", i + 1);
+        let rest = " ".repeat(first.len());
+        for line in layout::wrap(choice, width, &first, &rest) {
+            outln!("{line}");
         }
     }
+}
+
+/// Each choice cut at a word to fit one menu line: a menu line the
+/// terminal wraps would break the menu's redrawing.
+fn short_choices(choices: &[String]) -> Vec<String> {
+    let room = ui::width().saturating_sub(8).max(12);
+    choices
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            let label = format!("{}) {choice}", i + 1);
+            if label.chars().count() <= room {
+                return label;
+            }
+            let mut short = String::new();
+            for word in label.split(' ') {
+                if short.chars().count() + word.chars().count() + 2 > room {
+                    break;
+                }
+                if !short.is_empty() {
+                    short.push(' ');
+                }
+                short.push_str(word);
+            }
+            short + " …"
+        })
+        .collect()
 }
 
 /// The questions of one quiz: from the banks, or made live as they come.
@@ -309,22 +342,39 @@ pub fn run(args: &QuizArgs) -> Result<i32> {
             right += 1;
             outln!("{} right.", "✓".green().bold());
         } else {
-            outln!(
-                "{} not quite. The answer: {}",
-                "✗".red().bold(),
-                question.answer()
+            let told = layout::wrap(
+                &format!("✗ not quite. The answer: {}", question.answer()),
+                ui::width(),
+                "",
+                "  ",
             );
+            for (i, line) in told.iter().enumerate() {
+                if i == 0 {
+                    outln!("{}", line.replacen('✗', &"✗".red().bold().to_string(), 1));
+                } else {
+                    outln!("{line}");
+                }
+            }
         }
-        for line in crate::prose::render(&question.explain).lines() {
+        for line in layout::prose(&question.explain, ui::width()) {
             outln!("{line}");
         }
-        outln!("  {} {}", "see:".dimmed(), question.see);
+        for line in layout::wrap(&format!("see: {}", question.see), ui::width(), "  ", "    ") {
+            outln!("{}", line.dimmed());
+        }
     }
     outln!();
     if asked < total {
-        outln!(
-            "Stopped after {asked} of {total} questions. Score: {right} of {asked}. Not recorded: only a finished quiz counts."
-        );
+        for line in layout::wrap(
+            &format!(
+                "Stopped after {asked} of {total} questions. Score: {right} of {asked}. Not recorded: only a finished quiz counts."
+            ),
+            ui::width(),
+            "",
+            "  ",
+        ) {
+            outln!("{line}");
+        }
     } else {
         outln!("{} {right} of {total}", "Score:".bold());
         progress::quiz_done(&topic, right as u32, total as u32);
