@@ -130,7 +130,7 @@ impl Front for Terminal {
         } else {
             dialoguer::Select::new()
                 .with_prompt("↑/↓ and Enter (Esc: stop)")
-                .items(&short_choices(&q.choices))
+                .items(short_choices(&q.choices))
                 .default(0)
                 .interact_opt()
                 .map(|choice| choice.map(Response::Choice))
