@@ -1,0 +1,150 @@
+//! Every lesson fits the terminal it runs in: at 80x24 (a projector, a
+//! split laptop screen) each wait shows the heading of the step being
+//! shown and no line wider than the screen, and at 40 columns nothing is
+//! wider than 40.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{learnns, privileged, stdout};
+
+/// A tmux server of its own, removed on drop.
+struct Tmux(String);
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        Tmux(format!("learnns-test-{}-{name}", std::process::id()))
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.0, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// The screen, one string per row, wrapped rows joined (`-J`): a row
+    /// longer than the width is a line the terminal had to wrap.
+    fn screen(&self) -> Vec<String> {
+        let out = self.cmd(&["capture-pane", "-p", "-J", "-t", "walk"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+const DONE: &str = "LEARNNS-WALK-EXIT";
+
+/// Walk lesson `number` in a 80x24 terminal, pressing Enter at every wait;
+/// returns how many waits there were.
+fn walk(number: u8) -> usize {
+    let tmux = Tmux::new(&number.to_string());
+    let command = format!(
+        "{} lesson {number}; echo {DONE}=$?; sleep 60",
+        env!("CARGO_BIN_EXE_learnns")
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "walk",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &command,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let mut waits = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = Vec::new();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "lesson {number} hangs:\n{}",
+            last.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let screen = tmux.screen();
+        if let Some(end) = screen.iter().find(|l| l.starts_with(DONE)) {
+            assert_eq!(
+                end,
+                &format!("{DONE}=0"),
+                "lesson {number}:\n{}",
+                screen.join("\n")
+            );
+            return waits;
+        }
+        let Some(bottom) = screen.iter().rev().find(|l| !l.is_empty()) else {
+            continue;
+        };
+        if !bottom.starts_with("── ") || screen == last {
+            last = screen;
+            continue;
+        }
+        // A settled wait: read the screen as a learner would.
+        std::thread::sleep(Duration::from_millis(150));
+        let screen = tmux.screen();
+        for line in &screen {
+            assert!(
+                line.chars().count() <= 80,
+                "lesson {number}: a line wider than 80 columns:\n{line}"
+            );
+        }
+        assert!(
+            screen
+                .iter()
+                .any(|l| l.starts_with("▶ ") || l.starts_with(&format!("Lesson {number} ·"))),
+            "lesson {number}: a wait without the step's heading on screen:\n{}",
+            screen.join("\n")
+        );
+        waits += 1;
+        tmux.cmd(&["send-keys", "-t", "walk", "Enter"]);
+        last = screen;
+        // Let the key be read before looking again.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn every_lesson_walks_at_80x24_with_its_heading_on_screen() {
+    if !privileged() {
+        return;
+    }
+    let _one = common::serial();
+    for number in common::lesson_numbers() {
+        let waits = walk(number);
+        assert!(waits >= 3, "lesson {number} waited only {waits} times");
+    }
+}
+
+#[test]
+fn at_40_columns_no_line_is_wider() {
+    if !privileged() {
+        return;
+    }
+    for number in common::lesson_numbers() {
+        let n = number.to_string();
+        let out = learnns(&["lesson", &n, "--format", "plain"])
+            .env("COLUMNS", "40")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        for line in stdout(&out).lines() {
+            assert!(
+                line.chars().count() <= 40,
+                "lesson {number} at 40 columns:\n{line}"
+            );
+        }
+    }
+}
