@@ -54,10 +54,6 @@ pub enum Error {
     #[error("{0}")]
     Progress(String),
 
-    /// The learner chose to stop a lesson: not a failure.
-    #[error("stopped at the learner's request")]
-    Quit,
-
     #[error("interrupted; everything learnns changed on the host has been undone")]
     Interrupted,
 }
@@ -92,7 +88,6 @@ impl Error {
     /// 127 for a command that does not exist, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Quit => 0,
             Error::Usage(_) => 2,
             Error::Interrupted => 130,
             Error::CommandNotFound { .. } => 127,

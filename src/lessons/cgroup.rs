@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Session;
+use super::{Session, Step};
 use crate::cgroup::{self, Cgroup, Layout, Limits};
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
@@ -21,7 +21,7 @@ pub const FORKS: u32 = 100;
 const LIFE: Duration = Duration::from_millis(500);
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.host(&["cat", "/proc/self/cgroup"])?;
     s.say("versions");

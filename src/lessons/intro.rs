@@ -1,12 +1,11 @@
 //! Lesson 0: namespace links, identity, the eight kinds, and an ordinary
 //! process that shares all of them.
 
-use super::Session;
-use crate::error::Result;
+use super::{Session, Step};
 use crate::ns::ORDER;
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
 

@@ -1,7 +1,7 @@
 //! Lesson 2: the IPC namespace. A message queue made on the host is absent
 //! inside, and one made inside never reaches the host.
 
-use super::Session;
+use super::{Session, Step};
 use crate::cleanup::{self, Token, Undo};
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
@@ -63,7 +63,7 @@ fn host_queue() -> Result<(i32, i32, Token)> {
 // ANCHOR_END: host_queue
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
 

@@ -2,7 +2,7 @@
 //! the skeleton, `pivot_root`, a fresh `/proc` so `ps` tells the truth, a
 //! mount that stays inside, and why `chroot` alone can be escaped.
 
-use super::Session;
+use super::{Session, Step};
 use crate::container::{self, setup_inside};
 use crate::error::Result;
 use crate::events::Where;
@@ -11,7 +11,7 @@ use crate::rootfs::Switch;
 use crate::sys::{self, Recorder};
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
     if s.lacks(Kind::Mnt)? {

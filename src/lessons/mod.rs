@@ -24,8 +24,25 @@ use crate::rootfs::Root;
 use crate::shell;
 use crate::ui::{self, Choice};
 
+/// Why a lesson ended before its last step. The learner quitting is not
+/// an error: the lesson stops, cleans up, and learnns exits 0.
+#[derive(Debug)]
+pub enum Stop {
+    Quit,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+/// What a step returns: go on, or stop (quit or fail).
+pub type Step<T = ()> = std::result::Result<T, Stop>;
+
 /// The steps of a lesson, run against a session.
-pub type Steps = fn(&mut Session) -> Result<()>;
+pub type Steps = fn(&mut Session) -> Step;
 
 /// One lesson of the course.
 pub struct Lesson {
@@ -313,7 +330,7 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
         number: lesson.number,
     };
     match outcome {
-        Err(Error::Quit) => {
+        Err(Stop::Quit) => {
             events::emit(done(true));
             Ok(())
         }
@@ -322,7 +339,7 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
             crate::progress::lesson_done(lesson);
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(Stop::Failed(e)) => Err(e),
     }
 }
 
@@ -457,7 +474,7 @@ impl Session {
     /// A lesson about `kind` run with kind flags that leave it out has
     /// nothing of its own to show: say so, compare the links, and finish.
     /// True when the lesson is over.
-    pub fn lacks(&self, kind: Kind) -> Result<bool> {
+    pub fn lacks(&self, kind: Kind) -> Step<bool> {
         if self.has(kind) {
             return Ok(false);
         }
@@ -478,7 +495,7 @@ impl Session {
     }
 
     /// The lesson's `check` section (how to do it by hand), then a last pause.
-    pub fn check_your_work(&self) -> Result<()> {
+    pub fn check_your_work(&self) -> Step {
         self.say("check");
         self.pause()
     }
@@ -505,7 +522,7 @@ impl Session {
     }
 
     /// The end of a step: wait for the learner, unless nobody waits.
-    pub fn pause(&self) -> Result<()> {
+    pub fn pause(&self) -> Step {
         ui::check_interrupt()?;
         events::emit(Event::Pause);
         loop {
@@ -514,7 +531,7 @@ impl Session {
             }
             match events::ask()? {
                 Choice::Continue => return Ok(()),
-                Choice::Quit => return Err(Error::Quit),
+                Choice::Quit => return Err(Stop::Quit),
                 Choice::Shell => {
                     self.shell()?;
                     events::resumed();

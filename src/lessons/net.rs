@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use super::Session;
+use super::{Session, Step};
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
 use crate::icmp;
@@ -27,7 +27,7 @@ pub fn interfaces(ip_link: &str) -> Vec<(String, bool)> {
 }
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
     if s.lacks(Kind::Net)? {

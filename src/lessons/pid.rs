@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::Session;
+use super::{Session, Step};
 use crate::container::{self, Container, shell_words};
 use crate::error::{Error, Result};
 use crate::events::{self, Event, Where};
@@ -31,7 +31,7 @@ fn nspid(pid: i32) -> Option<Vec<i32>> {
 }
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
 

@@ -2,7 +2,7 @@
 //! container can still do, and the layers that stop it: capabilities,
 //! no_new_privs and a seccomp filter, one at a time.
 
-use super::Session;
+use super::{Session, Step};
 use crate::container::{self, shell_words};
 use crate::error::Result;
 use crate::events::{self, Event, GridRow, Where};
@@ -66,7 +66,7 @@ const COLUMNS: [(&str, Layers); 5] = [
 const STATUS: [&str; 3] = ["grep", "-E", "^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):"];
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     let root = nix::unistd::geteuid().is_root();
     if root && !s.kinds_chosen {
         s.spec.kinds = s.spec.kinds.without(Kind::User);

@@ -1,9 +1,8 @@
 //! Lesson 8: the time namespace. Offsets for the boot-time and monotonic
 //! clocks, written before anyone enters; the wall clock unchanged.
 
-use super::Session;
+use super::{Session, Step};
 use crate::container::setup_inside;
-use crate::error::Result;
 use crate::events::Where;
 use crate::ns::Kind;
 use crate::sys::{Call, Recorder};
@@ -16,7 +15,7 @@ fn first_number(text: &str) -> Option<f64> {
 }
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
     if s.lacks(Kind::Time)? {

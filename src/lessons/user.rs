@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::Session;
+use super::{Session, Step};
 use crate::cleanup;
 use crate::error::Result;
 use crate::ns::Kind;
@@ -16,7 +16,7 @@ pub const COUNT: u32 = 65536;
 const INSIDE: &str = "/host-file";
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
     if s.lacks(Kind::User)? {

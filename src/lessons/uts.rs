@@ -1,13 +1,12 @@
 //! Lesson 1: the UTS namespace. The hostname differs inside, and renaming
 //! the container leaves the host's name alone.
 
-use super::Session;
+use super::{Session, Step};
 use crate::container::DEFAULT_HOSTNAME as CONTAINER_HOSTNAME;
-use crate::error::Result;
 use crate::ns::Kind;
 
 // ANCHOR: steps
-pub fn steps(s: &mut Session) -> Result<()> {
+pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
 
