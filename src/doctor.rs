@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use colored::Colorize;
 
 /// Also named here by the lessons, which ask the doctor what is installed.
-pub use crate::host_tools::find_in_path;
+use crate::host_tools::find_in_path;
 use crate::lessons::{LESSONS, Lesson, Need};
 use crate::ns::{Kind, KindSet, ORDER};
 

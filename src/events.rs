@@ -99,8 +99,22 @@ pub enum Event {
     /// The end of a step: a terminal waits here for the learner.
     Pause,
     /// The lesson ended: `ok` when every check held; `stopped` when the
-    /// learner quit before the end.
-    Done { ok: bool, stopped: bool, number: u8 },
+    /// learner quit before the end; `next` is the lesson after it.
+    Done {
+        ok: bool,
+        stopped: bool,
+        number: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Next>,
+    },
+}
+
+/// The lesson that follows, for a renderer to point to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Next {
+    pub number: u8,
+    pub name: String,
+    pub title: String,
 }
 
 impl Event {
@@ -153,12 +167,12 @@ pub trait Render: Send {
     }
 }
 
+/// Where events go; until `main` chooses a renderer, nowhere.
 static SINK: Mutex<Option<Box<dyn Render>>> = Mutex::new(None);
 
-fn with_sink<T>(f: impl FnOnce(&mut dyn Render) -> T) -> T {
+fn with_sink<T>(f: impl FnOnce(&mut dyn Render) -> T) -> Option<T> {
     let mut sink = SINK.lock().unwrap_or_else(|p| p.into_inner());
-    let sink = sink.get_or_insert_with(|| Box::new(crate::render::Terminal::new(false, false)));
-    f(sink.as_mut())
+    sink.as_mut().map(|sink| f(sink.as_mut()))
 }
 
 /// Choose the renderer, once, before the first event.
@@ -171,15 +185,15 @@ pub fn emit(event: Event) {
 }
 
 pub fn ask() -> Result<Choice> {
-    with_sink(|sink| sink.ask())
+    with_sink(|sink| sink.ask()).unwrap_or(Ok(Choice::Continue))
 }
 
 pub fn resumed() {
-    with_sink(|sink| sink.resumed())
+    with_sink(|sink| sink.resumed());
 }
 
 pub fn waits() -> bool {
-    with_sink(|sink| sink.waits())
+    with_sink(|sink| sink.waits()).unwrap_or(false)
 }
 
 /// Shorthands for the events narration code emits most.

@@ -10,8 +10,9 @@ use learnns::{
 };
 
 use cli::{Cli, Command, RunArgs, ShellArgs};
-use container::{DEFAULT_HOSTNAME, Spec, cleanup};
+use container::{DEFAULT_HOSTNAME, Spec};
 use error::{Error, Result};
+use learnns::cleanup;
 use lessons::LESSONS;
 use ns::Kind;
 use rootfs::Root;
@@ -57,6 +58,9 @@ fn run() -> Result<i32> {
         }
     };
     ui::init_color(cli.color);
+    // Narration outside lessons (a shell's entry, `run --veth`) goes to the
+    // terminal until a command chooses otherwise.
+    learnns::events::set_renderer(Box::new(learnns::render::Terminal::new(false, false)));
     sys::catch_interrupts()?;
     match cleanup::recover() {
         Ok(lines) => {
@@ -98,7 +102,9 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
             if args.format == learnns::render::Format::Plain {
                 colored::control::set_override(false);
             }
-            lessons::run(lesson, &options, args.format)?;
+            if lessons::run(lesson, &options, args.format)? == lessons::Ended::Finished {
+                progress::lesson_done(lesson);
+            }
             Ok(0)
         }
         Some(Command::Run(args)) => run_command(args),

@@ -16,7 +16,7 @@ use common::{
     ATTACKER, Fingerprint, LEARNER, OnTerminal, Scratch, as_user, assert_host_unchanged, learnns,
     privileged, run, serial, sh_as, stderr, stdout,
 };
-use learnns::container::cleanup::RunId;
+use learnns::cleanup::RunId;
 use nix::sys::signal::Signal;
 
 /// A file of root's that no attack may change: its content, mode and owner.

@@ -8,6 +8,7 @@ mod setup;
 mod spawn;
 mod spec;
 
+use crate::cleanup;
 use std::os::fd::OwnedFd;
 use std::process::Command;
 
@@ -27,10 +28,6 @@ pub use setup::setup_inside;
 pub use spawn::Probe;
 use spawn::{Init, spawn};
 pub use spec::{DEFAULT_HOSTNAME, IdMap, PATH, Spec, base_env, time_offset_range};
-
-/// Clean-up was part of this module once; lessons, main and tests still
-/// name it here.
-pub use crate::cleanup;
 
 /// A running container: its init process holds the namespaces open.
 #[derive(Debug)]

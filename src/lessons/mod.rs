@@ -8,21 +8,20 @@ mod mnt;
 mod net;
 mod pid;
 mod security;
+mod session;
 mod time;
 mod user;
 mod uts;
 
-use crate::container::{Container, DEFAULT_HOSTNAME, Spec, shell_words};
+use crate::container::{DEFAULT_HOSTNAME, Spec};
 use crate::error::{Error, Result};
-use crate::events::{self, Event, Where};
+use crate::events::{self, Event, Next};
 use crate::network::Subnet;
-use crate::ns::{Identities, Kind, KindSet};
-use crate::observe::{self, Capture};
+use crate::ns::{Kind, KindSet};
 use crate::prose;
 use crate::render::Format;
 use crate::rootfs::Root;
-use crate::shell;
-use crate::ui::{self, Choice};
+use crate::ui;
 
 /// Why a lesson ended before its last step. The learner quitting is not
 /// an error: the lesson stops, cleans up, and learnns exits 0.
@@ -38,8 +37,18 @@ impl From<Error> for Stop {
     }
 }
 
+/// How a lesson that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Finished,
+    /// The learner quit before the end.
+    Stopped,
+}
+
 /// What a step returns: go on, or stop (quit or fail).
 pub type Step<T = ()> = std::result::Result<T, Stop>;
+
+pub use session::Session;
 
 /// The steps of a lesson, run against a session.
 pub type Steps = fn(&mut Session) -> Step;
@@ -283,7 +292,7 @@ pub fn container_spec(lesson: &Lesson, kinds: Option<KindSet>) -> Spec {
 /// Run one lesson from start to end, showing it through `render`. Whatever
 /// happens, the container and everything registered for clean-up is gone
 /// when this returns.
-pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result<()> {
+pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result<Ended> {
     let steps = lesson.steps;
     if options.shell && (format != Format::Terminal || !ui::interactive()) {
         return Err(Error::NeedsTerminal(
@@ -294,15 +303,7 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
     events::set_renderer(format.renderer(waits));
     let spec = container_spec(lesson, options.kinds);
     let kinds = spec.kinds;
-    let mut session = Session {
-        lesson,
-        spec,
-        kinds_chosen: options.kinds.is_some(),
-        container: None,
-        subnet: options.subnet,
-        heading: std::cell::RefCell::new(lesson.title.to_string()),
-        failed: std::cell::Cell::new(0),
-    };
+    let mut session = Session::new(lesson, spec, options.kinds.is_some(), options.subnet);
     events::emit(Event::Lesson {
         number: lesson.number,
         name: lesson.name.into(),
@@ -323,240 +324,28 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
         }
         Ok(())
     });
-    drop(session.container.take());
+    session.stop_container();
     let done = |stopped: bool| Event::Done {
-        ok: session.failed.get() == 0,
+        ok: session.failed_checks() == 0,
         stopped,
         number: lesson.number,
+        next: LESSONS.get(lesson.number as usize + 1).map(|l| Next {
+            number: l.number,
+            name: l.name.into(),
+            title: l.title.into(),
+        }),
     };
     match outcome {
         Err(Stop::Quit) => {
             events::emit(done(true));
-            Ok(())
+            Ok(Ended::Stopped)
         }
         Ok(()) => {
             events::emit(done(false));
-            crate::progress::lesson_done(lesson);
-            Ok(())
+            Ok(Ended::Finished)
         }
         Err(Stop::Failed(e)) => Err(e),
     }
-}
-
-/// One lesson being run: its container, and the events it emits.
-pub struct Session {
-    pub lesson: &'static Lesson,
-    pub spec: Spec,
-    /// The learner replaced the lesson's kinds with kind flags.
-    pub kinds_chosen: bool,
-    container: Option<Container>,
-    pub subnet: Option<Subnet>,
-    /// The step being shown, for a skip to name.
-    heading: std::cell::RefCell<String>,
-    failed: std::cell::Cell<usize>,
-}
-
-impl Session {
-    /// Show a section of the lesson's prose.
-    pub fn say(&self, section: &str) {
-        events::emit(Event::Prose {
-            text: self.lesson.section(section),
-        });
-    }
-
-    pub fn heading(&self, text: &str) {
-        self.heading.replace(text.to_string());
-        events::emit(Event::Heading { text: text.into() });
-    }
-
-    /// Something learnns says about what it is doing.
-    pub fn note(&self, text: &str) {
-        events::note(text);
-    }
-
-    /// Show a command as the learner would type it, without running it
-    /// here (learnns does the same with system calls, or runs it below).
-    pub fn show_command(&self, place: Where, line: &str) {
-        events::command(place, line);
-    }
-
-    /// Does the container have its own namespace of this kind?
-    pub fn has(&self, kind: Kind) -> bool {
-        self.spec.kinds.contains(kind)
-    }
-
-    /// Start the lesson's container, showing how it is made.
-    pub fn start_container(&mut self) -> Result<&Container> {
-        ui::check_interrupt()?;
-        let shown = self.spec.unshare_line(&["sleep".into(), "infinity".into()]);
-        events::note("learnns starts the container's first process, as this would:");
-        events::command(Where::Host, shown);
-        if let (true, Some(name)) = (self.has(Kind::Uts), &self.spec.hostname) {
-            events::note("and, as its first act inside:");
-            events::command(Where::Inside, format!("hostname {name}"));
-        }
-        let container = Container::start(&self.spec)?;
-        events::note(format!(
-            "container init: PID {} on the host, in new namespaces: {}",
-            container.pid, self.spec.kinds
-        ));
-        Ok(self.container.insert(container))
-    }
-
-    pub fn container(&self) -> Result<&Container> {
-        self.container
-            .as_ref()
-            .ok_or_else(|| Error::Setup("the lesson has no container yet".into()))
-    }
-
-    /// Run one command on the host, shown as the learner would type it.
-    pub fn host(&self, argv: &[&str]) -> Result<Capture> {
-        ui::check_interrupt()?;
-        let argv = words(argv);
-        events::command(Where::Host, shell_words(&argv));
-        let out = observe::capture(observe::host_command(&argv));
-        events::output(out.text.clone());
-        Ok(out)
-    }
-
-    /// Run one command inside the container, shown as its `nsenter` line.
-    pub fn inside(&self, argv: &[&str]) -> Result<Capture> {
-        ui::check_interrupt()?;
-        let argv = words(argv);
-        let container = self.container()?;
-        events::command(Where::Inside, container.nsenter_line(&argv));
-        let out = observe::capture(container.command(&argv)?);
-        events::output(out.text.clone());
-        Ok(out)
-    }
-
-    // ANCHOR: observe
-    /// Run the same command outside and inside and show both side by side.
-    pub fn observe(&self, argv: &[&str]) -> Result<(Capture, Capture)> {
-        self.observe_each(argv, argv)
-    }
-
-    /// Run one command outside and another inside, side by side.
-    pub fn observe_each(&self, outside: &[&str], inside: &[&str]) -> Result<(Capture, Capture)> {
-        ui::check_interrupt()?;
-        let (outside, inside) = (words(outside), words(inside));
-        let container = self.container()?;
-        let command = shell_words(&outside);
-        let inside_command = container.nsenter_line(&inside);
-        let outside = observe::capture(observe::host_command(&outside));
-        let inside = observe::capture(container.command(&inside)?);
-        events::emit(Event::Observation {
-            command,
-            inside_command,
-            outside: outside.text.clone(),
-            inside: inside.text.clone(),
-            labels: None,
-        });
-        Ok((outside, inside))
-    }
-    // ANCHOR_END: observe
-
-    /// Show the namespace links of learnns and of the container's init.
-    pub fn inode_table(&self) -> Result<()> {
-        ui::check_interrupt()?;
-        let container = self.container()?;
-        let command = format!(
-            "readlink /proc/{}/ns/* /proc/{}/ns/*",
-            std::process::id(),
-            container.pid
-        );
-        let outside = Identities::of_self()?;
-        let inside = container.identities()?;
-        events::emit(Event::table(command, &outside, &inside));
-        Ok(())
-    }
-
-    /// A lesson about `kind` run with kind flags that leave it out has
-    /// nothing of its own to show: say so, compare the links, and finish.
-    /// True when the lesson is over.
-    pub fn lacks(&self, kind: Kind) -> Step<bool> {
-        if self.has(kind) {
-            return Ok(false);
-        }
-        self.skip(&format!(
-            "this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
-        ));
-        self.links()?;
-        self.check_your_work()?;
-        Ok(true)
-    }
-
-    /// The closing comparison every lesson makes: its `table` section, then
-    /// the namespace links of learnns and the container side by side.
-    pub fn links(&self) -> Result<()> {
-        self.heading("The namespace links");
-        self.say("table");
-        self.inode_table()
-    }
-
-    /// The lesson's `check` section (how to do it by hand), then a last pause.
-    pub fn check_your_work(&self) -> Step {
-        self.say("check");
-        self.pause()
-    }
-
-    /// Tell the learner whether what the lesson promised really happened.
-    /// Never hidden: a lesson that cannot show its point says so.
-    pub fn check(&self, held: bool, claim: &str, otherwise: &str) {
-        if !held {
-            self.failed.set(self.failed.get() + 1);
-        }
-        events::emit(Event::Check {
-            ok: held,
-            text: claim.into(),
-            but: (!held).then(|| otherwise.into()),
-        });
-    }
-
-    /// A note that (part of) the current step was left out, and why.
-    pub fn skip(&self, reason: &str) {
-        events::emit(Event::Skip {
-            text: self.heading.borrow().clone(),
-            reason: reason.into(),
-        });
-    }
-
-    /// The end of a step: wait for the learner, unless nobody waits.
-    pub fn pause(&self) -> Step {
-        ui::check_interrupt()?;
-        events::emit(Event::Pause);
-        loop {
-            if !events::waits() {
-                return Ok(());
-            }
-            match events::ask()? {
-                Choice::Continue => return Ok(()),
-                Choice::Quit => return Err(Stop::Quit),
-                Choice::Shell => {
-                    self.shell()?;
-                    events::resumed();
-                }
-            }
-        }
-    }
-
-    /// An interactive shell inside the container as it is at this step.
-    pub fn shell(&self) -> Result<()> {
-        let Some(container) = &self.container else {
-            events::note("(no container at this step yet)");
-            return Ok(());
-        };
-        events::note(format!(
-            "A shell inside the container ({}). Type `exit` to come back.",
-            self.spec.kinds
-        ));
-        shell::run(container, &format!("learnns lesson {}", self.lesson.number))?;
-        Ok(())
-    }
-}
-
-fn words(argv: &[&str]) -> Vec<String> {
-    argv.iter().map(|s| s.to_string()).collect()
 }
 
 #[cfg(test)]

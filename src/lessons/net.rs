@@ -133,7 +133,7 @@ const PING_WAIT: Duration = Duration::from_secs(2);
 /// learnns's own ICMP echo, which does what `ping -c 1 -W 2` does.
 fn ping(s: &Session, side: Side, to: Ipv4Addr) -> Result<bool> {
     let argv = ["ping", "-c", "1", "-W", "2", &to.to_string()];
-    if crate::doctor::find_in_path("ping").is_some() {
+    if crate::host_tools::find_in_path("ping").is_some() {
         let out = match side {
             Side::Host => s.host(&argv)?,
             Side::Inside => s.inside(&argv)?,

@@ -4,7 +4,9 @@
 
 pub mod layout;
 mod plain;
+mod tables;
 mod terminal;
+mod text;
 
 pub use plain::{Json, Plain};
 pub use terminal::Terminal;

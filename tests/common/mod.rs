@@ -252,7 +252,7 @@ struct Foreign {
 
 impl Foreign {
     fn now(procs: &[Proc]) -> Foreign {
-        use learnns::container::cleanup::{Undo, held_by_live_runs};
+        use learnns::cleanup::{Undo, held_by_live_runs};
         let parents = procs.iter().map(|p| (p.pid, p.ppid)).collect();
         let runs: BTreeSet<i32> = procs
             .iter()

@@ -1,0 +1,138 @@
+//! Text laid out to a width: words wrap with a hanging indent, never in
+//! the middle (only a word wider than the whole line is cut). Colour comes
+//! from `colored`, decided once for the run; widths are measured on the
+//! text before it is coloured.
+
+use colored::Colorize;
+
+/// Wrap one paragraph: the first line starts with `first`, the others with
+/// `rest`.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let options = textwrap::Options::new(width.max(first.len() + 8))
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(true);
+    let lines: Vec<String> = textwrap::wrap(text, options)
+        .into_iter()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    if lines.is_empty() {
+        vec![first.trim_end().to_string()]
+    } else {
+        lines
+    }
+}
+
+/// Program output, line by line: each line keeps its own leading spaces
+/// (columns in `ps`, `ip addr`) and continues under itself when too long.
+pub fn wrap_output(text: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for line in text.trim_end_matches('\n').split('\n') {
+        let line = line.replace('\t', "    ");
+        let own: String = line.chars().take_while(|c| *c == ' ').collect();
+        let first = format!("{indent}{own}");
+        let rest = format!("{first}  ");
+        lines.extend(wrap(line.trim_start(), width, &first, &rest));
+    }
+    lines
+}
+
+/// A lesson's Markdown prose: paragraphs reflowed to the width, list items
+/// with a hanging indent, code blocks kept line by line, `code` coloured.
+pub fn prose(markdown: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut paragraph: Vec<&str> = Vec::new();
+    let mut item_indent = "  ".to_string();
+    let mut fenced = false;
+    let flush = |paragraph: &mut Vec<&str>, indent: &str, out: &mut Vec<String>| {
+        if paragraph.is_empty() {
+            return;
+        }
+        let text = paragraph.join(" ");
+        let rest = " ".repeat(indent.chars().count().max(2));
+        let lines = wrap(&text, width, indent, &rest);
+        out.extend(inline_code(&lines));
+        paragraph.clear();
+    };
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            flush(&mut paragraph, &item_indent, &mut out);
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            for wrapped in wrap(line.trim_end(), width, "      ", "          ") {
+                out.push(wrapped.yellow().to_string());
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() {
+            flush(&mut paragraph, &item_indent, &mut out);
+            item_indent = "  ".into();
+            out.push(String::new());
+        } else if let Some(title) = trimmed.strip_prefix('#') {
+            flush(&mut paragraph, &item_indent, &mut out);
+            let title = title.trim_start_matches('#').trim();
+            for l in wrap(title, width, "  ", "  ") {
+                out.push(l.bold().to_string());
+            }
+        } else if let Some(marker) = list_marker(trimmed) {
+            flush(&mut paragraph, &item_indent, &mut out);
+            // The item's text continues under its first word, not under
+            // the marker.
+            item_indent = format!("  {marker}");
+            paragraph.push(&trimmed[marker.len()..]);
+            let text = paragraph.join(" ");
+            paragraph.clear();
+            let rest = " ".repeat(item_indent.chars().count());
+            out.extend(inline_code(&wrap(&text, width, &item_indent, &rest)));
+            item_indent = rest;
+        } else {
+            paragraph.push(trimmed);
+        }
+    }
+    flush(&mut paragraph, &item_indent, &mut out);
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out
+}
+
+fn list_marker(line: &str) -> Option<String> {
+    for bullet in ["- ", "* "] {
+        if line.starts_with(bullet) {
+            return Some(bullet.to_string());
+        }
+    }
+    let digits: String = line.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if !digits.is_empty() && line[digits.len()..].starts_with(". ") {
+        return Some(format!("{digits}. "));
+    }
+    None
+}
+
+/// Colour `code spans` and drop the backticks; a span may run on over a
+/// line break.
+fn inline_code(lines: &[String]) -> Vec<String> {
+    let mut open = false;
+    lines
+        .iter()
+        .map(|line| {
+            let mut out = String::new();
+            for (i, part) in line.split('`').enumerate() {
+                if i > 0 {
+                    open = !open;
+                }
+                if open {
+                    out.push_str(&part.yellow().to_string());
+                } else {
+                    out.push_str(part);
+                }
+            }
+            out
+        })
+        .collect()
+}
