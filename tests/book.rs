@@ -320,7 +320,7 @@ fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
             (r"(?m)^(\s*)\d+: ", "$1[N]: "),
             (r"\b\d+\.\d\d \d+\.\d\d\b", "[UPTIME]"),
             (r"(?m)^1\d{9}$", "[SECONDS]"),
-            (r"0x[0-9a-f]{8}( +)\d+", "0x[KEY]$1[ID]"),
+            (r"0x[0-9a-f]{8} +\d+ +", "0x[KEY] [ID]     "),
             (r"0x[0-9a-f]{8}", "0x[KEY]"),
             (r"\bid: \d+", "id: [ID]"),
             (r"(ipcrm -q|queue) \d+", "$1 [ID]"),
