@@ -72,16 +72,26 @@ impl Layout {
             if has(&enabled, "pids") && has(&enabled, "memory") {
                 return Ok(Layout::V2 { root: tree });
             }
-            return Err(Error::Setup(format!(
-                "the pids and memory controllers are not enabled for cgroups under {}.\n  fix: echo '+pids +memory' | sudo tee {}",
-                tree.display(),
-                tree.join("cgroup.subtree_control").display()
-            )));
+            return Err(Error::setup(
+                format!(
+                    "the pids and memory controllers are not enabled for cgroups under {}",
+                    tree.display()
+                ),
+                format!(
+                    "echo '+pids +memory' | sudo tee {}",
+                    tree.join("cgroup.subtree_control").display()
+                ),
+            ));
         }
-        Err(Error::Setup(format!(
-            "no cgroup hierarchy under {} offers the pids and memory controllers.\n  fix: boot with cgroups enabled (most distributions do), or mount cgroup2 on {ROOT}",
-            root.display()
-        )))
+        Err(Error::setup(
+            format!(
+                "no cgroup hierarchy under {} offers the pids and memory controllers",
+                root.display()
+            ),
+            format!(
+                "boot with cgroups enabled (most distributions do), or mount cgroup2 on {ROOT}"
+            ),
+        ))
     }
     // ANCHOR_END: detect
 
@@ -192,10 +202,7 @@ impl Cgroup {
         self.tokens.push(token);
         fs::create_dir(dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
-                Error::Setup(format!(
-                    "creating the cgroup {} needs root.\n  fix: run learnns as root, or leave out the limits (as an ordinary user, `systemd-run --user --scope -p TasksMax=20 -p MemoryMax=64M CMD` asks systemd for a cgroup instead)",
-                    dir.display()
-                ))
+                Error::setup(format!("creating the cgroup {} needs root", dir.display()), "run learnns as root, or leave out the limits (as an ordinary user, `systemd-run --user --scope -p TasksMax=20 -p MemoryMax=64M CMD` asks systemd for a cgroup instead)")
             } else {
                 Error::io(format!("mkdir {}", dir.display()), e)
             }

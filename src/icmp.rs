@@ -6,7 +6,7 @@
 //! counts only if everything about it is ours: type, code, source,
 //! identifier, sequence number, payload and checksum.
 
-use std::io::{self, IoSliceMut};
+use std::io::IoSliceMut;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use nix::sys::socket::{
     getsockname, recvmsg, sendto, setsockopt, socket, sockopt,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// What one echo request found.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,16 +153,13 @@ fn open() -> Result<(OwnedFd, Kind)> {
         Ok(fd) => Ok((fd, Kind::Ping)),
         // EACCES: our group is outside net.ipv4.ping_group_range, which is
         // where most distributions leave it.
-        Err(e @ (Errno::EPERM | Errno::EACCES | Errno::EPROTONOSUPPORT)) => Err(Error::io(
-            "sending an ICMP echo request",
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "a raw ICMP socket needs CAP_NET_RAW ({raw_refused}), and ping sockets are not \
-                     allowed for this user by sysctl net.ipv4.ping_group_range ({e}).\n  \
-                     fix: run as root, or install ping (iputils-ping)"
-                ),
-            ),
+        Err(e @ (Errno::EPERM | Errno::EACCES | Errno::EPROTONOSUPPORT)) => Err(Error::Failed(
+            Problem::new(format!(
+                "sending an ICMP echo request: a raw ICMP socket needs CAP_NET_RAW \
+                     ({raw_refused}), and ping sockets are not allowed for this user by sysctl \
+                     net.ipv4.ping_group_range ({e})"
+            ))
+            .fix("run as root, or install ping (iputils-ping)"),
         )),
         Err(e) => Err(Error::sys("opening an ICMP ping socket", e)),
     }

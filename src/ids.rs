@@ -29,12 +29,11 @@ pub fn unused(count: u32, pick: u32) -> Result<IdMap> {
     let start = pick as usize % free.len().max(1);
     let first = (0..free.len())
         .map(|i| free[(start + i) % free.len()])
-        .find(|first| {
-            !known_to_name_services(*first) && !known_to_name_services(first + count - 1)
-        })
+        .find(|first| !known_to_name_services(*first) && !known_to_name_services(first + count - 1))
         .ok_or_else(|| {
-            Error::Setup(
-                "no range of unused host IDs is left for the container's root.\n  fix: check /etc/subuid and /etc/subgid".into(),
+            Error::setup(
+                "no range of unused host IDs is left for the container's root",
+                "check /etc/subuid and /etc/subgid",
             )
         })?;
     Ok(IdMap {

@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use colored::Colorize;
+use learnns::render::problem;
 use learnns::{
     cgroup, cli, container, doctor, error, inspect, lessons, network, ns, out, outln, progress,
     quiz, rootfs, security, shell, sys, ui,
@@ -37,7 +38,7 @@ fn print_error(err: &Error) {
         // The terminal shows ^C where the cursor was; start a fresh line.
         learnns::errln!();
     }
-    learnns::errln!("{} {err}", "learnns:".red().bold());
+    problem::print(&err.problem(), problem::Level::Error);
     if matches!(err, Error::Interrupted) {
         let undone = cleanup::take_undone();
         if undone.is_empty() {
@@ -65,12 +66,12 @@ fn run() -> Result<i32> {
     match cleanup::recover() {
         Ok(lines) => {
             for line in lines {
-                learnns::errln!("{} {line}", "learnns: cleaned up:".yellow());
+                problem::warn(format!("cleaned up: {line}"));
             }
         }
         // Nothing of an earlier run could be read: say so and go on; a
         // step that needs the journal will stop with the same reason.
-        Err(e) => learnns::errln!("{} {e}", "learnns:".yellow()),
+        Err(e) => problem::warn(e.problem()),
     }
     let result = dispatch(cli.command);
     // Whatever happened, nothing learnns made stays on the host.
@@ -145,23 +146,25 @@ fn run_command(args: RunArgs) -> Result<i32> {
         (None, Some(n), _) => lessons::find(n)?.default_kinds(),
         (None, None, true) => ns::KindSet::ALL,
         (None, None, false) => {
-            return Err(Error::Usage(
-                "say which namespaces to create.\n  fix: add kind flags (e.g. --uts --pid), --upto N, or --all".into(),
+            return Err(Error::usage(
+                "say which namespaces to create",
+                "add kind flags (e.g. --uts --pid), --upto N, or --all",
             ));
         }
     };
-    let usage = |text: &str| Err(Error::Usage(text.into()));
+    let usage = |what: &str, fix: &str| Err(Error::usage(what, fix));
     let mut spec = Spec::new(kinds);
     spec.root = match (&args.rootfs, kinds.contains(Kind::Mnt)) {
         (Some(dir), true) => Root::Dir(user_root(dir, &mut spec)?),
         (None, true) => Root::Skeleton,
-        (Some(_), false) => return usage("--rootfs needs a mount namespace.\n  fix: add --mnt"),
+        (Some(_), false) => return usage("--rootfs needs a mount namespace", "add --mnt"),
         (None, false) => Root::Host,
     };
     match args.hostname {
         Some(_) if !kinds.contains(Kind::Uts) => {
             return usage(
-                "--hostname needs a UTS namespace, or it would rename the host.\n  fix: add --uts",
+                "--hostname needs a UTS namespace, or it would rename the host",
+                "add --uts",
             );
         }
         Some(name) => spec = spec.hostname(name),
@@ -174,22 +177,26 @@ fn run_command(args: RunArgs) -> Result<i32> {
     }
     if let Some(seconds) = args.time_offset {
         if !kinds.contains(Kind::Time) {
-            return usage("--time-offset needs a time namespace.\n  fix: add --time");
+            return usage("--time-offset needs a time namespace", "add --time");
         }
         let range = container::time_offset_range();
         if !range.contains(&seconds) {
-            return Err(Error::Usage(format!(
-                "--time-offset {seconds} would take the container's clocks below 0 or past what the kernel counts; right now the kernel accepts {} to {} seconds.\n  fix: pick an offset in that range (86400 is a day)",
-                range.start(),
-                range.end()
-            )));
+            return Err(Error::usage(
+                format!(
+                    "--time-offset {seconds} would take the container's clocks below 0 or past what the kernel counts; right now the kernel accepts {} to {} seconds",
+                    range.start(),
+                    range.end()
+                ),
+                "pick an offset in that range (86400 is a day)",
+            ));
         }
         spec.time_offset = Some(seconds);
     }
     if args.pids_max.is_some() || args.memory_max.is_some() {
         if !nix::unistd::geteuid().is_root() {
-            return Err(Error::Setup(
-                "limits need a cgroup, and only root can make one.\n  fix: run with sudo, or leave out --pids-max/--memory-max (as an ordinary user, `systemd-run --user --scope -p TasksMax=N -p MemoryMax=SIZE CMD` asks systemd for one)".into(),
+            return Err(Error::setup(
+                "limits need a cgroup, and only root can make one",
+                "run with sudo, or leave out --pids-max/--memory-max (as an ordinary user, `systemd-run --user --scope -p TasksMax=N -p MemoryMax=SIZE CMD` asks systemd for one)",
             ));
         }
         spec.limits = Some(cgroup::Limits {
@@ -200,9 +207,10 @@ fn run_command(args: RunArgs) -> Result<i32> {
     let mut env = container::base_env();
     for (name, value) in args.env {
         let Some(value) = value.or_else(|| std::env::var(&name).ok()) else {
-            return Err(Error::Usage(format!(
-                "--env {name}: there is no {name} here to pass on.\n  fix: give its value, --env {name}=VALUE"
-            )));
+            return Err(Error::usage(
+                format!("--env {name}: there is no {name} here to pass on"),
+                format!("give its value, --env {name}=VALUE"),
+            ));
         };
         env.retain(|(k, _)| *k != name);
         env.push((name, value));
@@ -218,11 +226,15 @@ fn run_command(args: RunArgs) -> Result<i32> {
         // stderr.
         learnns::events::set_renderer(Box::new(learnns::render::Terminal::new(false, true)));
         if !kinds.contains(Kind::Net) {
-            return usage("--veth needs a network namespace for the other end.\n  fix: add --net");
+            return usage(
+                "--veth needs a network namespace for the other end",
+                "add --net",
+            );
         }
         if !nix::unistd::geteuid().is_root() {
-            return Err(Error::Setup(
-                "the host end of a veth pair can only be made by root.\n  fix: run with sudo, or leave out --veth".into(),
+            return Err(Error::setup(
+                "the host end of a veth pair can only be made by root",
+                "run with sudo, or leave out --veth",
             ));
         }
         network::require_ip()?;
@@ -305,7 +317,7 @@ fn course_map() {
     outln!("Each lesson adds one namespace to a growing container.\n");
     let progress = progress::Place::here().and_then(|place| place.load());
     let progress = progress.unwrap_or_else(|e| {
-        learnns::errln!("{} {e}", "learnns:".yellow());
+        problem::warn(e.problem());
         progress::Progress::default()
     });
     for lesson in &LESSONS {

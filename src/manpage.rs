@@ -33,10 +33,10 @@ pub fn page(command: Option<&str>) -> Result<String> {
                 .then(|| cli.find_subcommand(name))
                 .flatten()
                 .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "there is no command `{name}`, so no page for it.\n  fix: pick one of: {}",
-                        valid.join(", ")
-                    ))
+                    Error::usage(
+                        format!("there is no command `{name}`, so no page for it"),
+                        format!("pick one of: {}", valid.join(", ")),
+                    )
                 })?;
             command_page(sub)
         }

@@ -123,15 +123,20 @@ pub fn host_networks() -> Vec<InUse> {
 pub fn check_unused(subnet: Subnet, used: &[InUse]) -> Result<()> {
     match used.iter().find(|u| subnet.overlaps(u.network, u.mask)) {
         None => Ok(()),
-        Some(u) => Err(Error::Usage(format!(
-            "--subnet {subnet} overlaps {}/{} on this host ({}).\n  fix: pick a subnet the host does not use{}",
-            u.network,
-            u.mask.leading_ones(),
-            u.by,
-            first_free(used, 0)
-                .map(|s| format!(", e.g. {s}"))
-                .unwrap_or_default()
-        ))),
+        Some(u) => Err(Error::usage(
+            format!(
+                "--subnet {subnet} overlaps {}/{} on this host ({})",
+                u.network,
+                u.mask.leading_ones(),
+                u.by
+            ),
+            format!(
+                "pick a subnet the host does not use{}",
+                first_free(used, 0)
+                    .map(|s| format!(", e.g. {s}"))
+                    .unwrap_or_default()
+            ),
+        )),
     }
 }
 
@@ -139,7 +144,10 @@ pub fn check_unused(subnet: Subnet, used: &[InUse]) -> Result<()> {
 /// under the run lock, so two runs never pick the same one.
 fn free_subnet(used: &[InUse]) -> Result<Subnet> {
     first_free(used, std::process::id() as usize).ok_or_else(|| {
-        Error::Setup("every /30 of the documentation ranges is in use on this host.\n  fix: pass --subnet with one you know is free".into())
+        Error::setup(
+            "every /30 of the documentation ranges is in use on this host",
+            "pass --subnet with one you know is free",
+        )
     })
 }
 
@@ -164,8 +172,9 @@ pub fn veth_names() -> (String, String) {
 /// Is `ip` here? The error names the package.
 pub fn require_ip() -> Result<()> {
     if crate::host_tools::find_in_path("ip").is_none() {
-        return Err(Error::Setup(
-            "the `ip` command is missing; network set-up uses it.\n  fix: install iproute2 (sudo apt-get install iproute2)".into(),
+        return Err(Error::setup(
+            "the `ip` command is missing; network set-up uses it",
+            "install iproute2 (sudo apt-get install iproute2)",
         ));
     }
     Ok(())
@@ -177,10 +186,13 @@ fn run_ip(mut command: Command, shown: &str) -> Result<()> {
         .output()
         .map_err(|e| Error::io(format!("run `{shown}`"), e))?;
     if !out.status.success() {
-        return Err(Error::Setup(format!(
-            "`{shown}` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Setup(
+            format!(
+                "`{shown}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+            .into(),
+        ));
     }
     Ok(())
 }

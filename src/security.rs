@@ -108,8 +108,8 @@ pub const BLOCKED: &[(&str, i64)] = &[
 pub fn terminal_filter() -> Result<BpfProgram> {
     use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
     let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| Error::Setup(format!("seccomp on this CPU: {e}")))?;
-    let fail = |e: seccompiler::BackendError| Error::Setup(format!("seccomp filter: {e}"));
+        .map_err(|e| Error::Setup(format!("seccomp on this CPU: {e}").into()))?;
+    let fail = |e: seccompiler::BackendError| Error::Setup(format!("seccomp filter: {e}").into());
     // The request is an unsigned int to the kernel: compare its low 32 bits.
     let request = |value: libc::c_ulong| {
         SeccompCondition::new(1, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
@@ -135,7 +135,7 @@ pub fn terminal_filter() -> Result<BpfProgram> {
 /// call the process makes, from now on and in all its children.
 pub fn filter() -> Result<BpfProgram> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| Error::Setup(format!("seccomp on this CPU: {e}")))?;
+        .map_err(|e| Error::Setup(format!("seccomp on this CPU: {e}").into()))?;
     // An empty rule list matches the call whatever its arguments.
     let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
         BLOCKED.iter().map(|(_, nr)| (*nr, Vec::new())).collect();
@@ -145,10 +145,10 @@ pub fn filter() -> Result<BpfProgram> {
         SeccompAction::Errno(libc::EPERM as u32),
         arch,
     )
-    .map_err(|e| Error::Setup(format!("seccomp filter: {e}")))?;
+    .map_err(|e| Error::Setup(format!("seccomp filter: {e}").into()))?;
     filter
         .try_into()
-        .map_err(|e: seccompiler::BackendError| Error::Setup(format!("seccomp filter: {e}")))
+        .map_err(|e: seccompiler::BackendError| Error::Setup(format!("seccomp filter: {e}").into()))
 }
 // ANCHOR_END: blocked
 
@@ -186,7 +186,7 @@ pub fn apply(layers: &Layers) -> Result<()> {
 // ANCHOR_END: apply
 
 fn caps_error(e: caps::errors::CapsError) -> Error {
-    Error::Setup(format!("dropping capabilities: {e}"))
+    Error::Setup(format!("dropping capabilities: {e}").into())
 }
 
 #[cfg(test)]

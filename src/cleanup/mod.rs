@@ -121,7 +121,7 @@ pub fn undo(token: Token) {
     match change.undo(&RunId::current(), true) {
         Ok(Some(what)) => registry().undone.push(what),
         Ok(None) => {}
-        Err(e) => crate::errln!("learnns: could not undo a change on the host: {e}"),
+        Err(e) => crate::render::problem::warn(format!("could not undo a change on the host: {e}")),
     }
     if change.to_text().is_some() {
         finish(token);

@@ -48,9 +48,7 @@ pub fn path() -> Result<PathBuf> {
         return Ok(runtime.join("learnns"));
     }
     let state = user_state_dir().ok_or_else(|| {
-        Error::Setup(
-            "there is no private place for learnns's journal: XDG_RUNTIME_DIR is not a private directory of yours and HOME is not set.\n  fix: set HOME (or XDG_RUNTIME_DIR to a directory only you can write)".into(),
-        )
+        Error::setup("there is no private place for learnns's journal: XDG_RUNTIME_DIR is not a private directory of yours and HOME is not set", "set HOME (or XDG_RUNTIME_DIR to a directory only you can write)")
     })?;
     Ok(state.join("run"))
 }
@@ -93,10 +91,7 @@ impl RunDir {
         {
             // The user's own state directory: made with their identity.
             std::fs::create_dir_all(parent).map_err(|e| {
-                Error::Setup(format!(
-                    "learnns keeps the journal of what it changes on the host in {} and cannot make it ({e}).\n  fix: set HOME (or XDG_STATE_HOME, or XDG_RUNTIME_DIR) to a directory of yours",
-                    path.display()
-                ))
+                Error::setup(format!("learnns keeps the journal of what it changes on the host in {} and cannot make it ({e})", path.display()), "set HOME (or XDG_STATE_HOME, or XDG_RUNTIME_DIR) to a directory of yours")
             })?;
         }
         match nix::unistd::mkdir(&path, Mode::S_IRWXU) {
@@ -137,11 +132,16 @@ fn open_dir(path: &Path) -> nix::Result<OwnedFd> {
 }
 
 fn not_private(path: &Path, why: &str) -> Error {
-    Error::Setup(format!(
-        "{} is not a private directory of yours ({why}), so learnns will not keep its journal there.\n  fix: remove it (`rm -r {}`); learnns makes it afresh",
-        path.display(),
-        path.display()
-    ))
+    Error::setup(
+        format!(
+            "{} is not a private directory of yours ({why}), so learnns will not keep its journal there",
+            path.display()
+        ),
+        format!(
+            "remove it (`rm -r {}`); learnns makes it afresh",
+            path.display()
+        ),
+    )
 }
 
 /// The directory while this process holds its lock; runs take turns at

@@ -239,10 +239,13 @@ fn delete_link(name: &str) -> Result<()> {
         .output()
         .map_err(|e| Error::io(format!("run `ip link delete {name}`"), e))?;
     if !out.status.success() && Path::new("/sys/class/net").join(name).exists() {
-        return Err(Error::Setup(format!(
-            "`ip link delete {name}` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Setup(
+            format!(
+                "`ip link delete {name}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+            .into(),
+        ));
     }
     Ok(())
 }

@@ -23,9 +23,9 @@ pub(super) fn targets(pid: Pid) -> Result<Vec<(Kind, OwnedFd)>> {
     for kind in differing(pid)?.iter() {
         let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
         let file = File::open(&path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::Setup(format!(
-                "the container's init (PID {pid}) is gone; start again"
-            )),
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::Setup(
+                format!("the container's init (PID {pid}) is gone; start again").into(),
+            ),
             _ => Error::io(format!("open {path}"), e),
         })?;
         targets.push((kind, OwnedFd::from(file)));

@@ -89,9 +89,7 @@ impl Container {
     fn targets(&self) -> Result<Vec<(Kind, OwnedFd)>> {
         let pid = self.pid;
         let gone = || {
-            Error::Setup(format!(
-                "the container's init (PID {pid}) is gone; start again"
-            ))
+            Error::Setup(format!("the container's init (PID {pid}) is gone; start again").into())
         };
         let same = || cleanup::process_start(pid.as_raw()) == Some(self.start);
         if !same() {

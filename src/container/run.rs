@@ -49,7 +49,7 @@ pub fn run_probe(spec: &Spec, probe: Probe) -> Result<String> {
     let status = wait_for(started.pid, started.token)?;
     read.map_err(|e| Error::io("read the container's report", e))?;
     if status != 0 {
-        return Err(Error::Setup(text));
+        return Err(Error::Setup(text.into()));
     }
     Ok(text)
 }

@@ -146,9 +146,9 @@ fn prepare_outside(spec: &Spec) -> Result<sys::Outside> {
         return Ok(outside);
     }
     if let Root::Dir(tree) = &spec.root {
-        let fd = tree
-            .fd()
-            .ok_or_else(|| Error::Setup(format!("{} was not opened", tree.path.display())))?;
+        let fd = tree.fd().ok_or_else(|| {
+            Error::Setup(format!("{} was not opened", tree.path.display()).into())
+        })?;
         outside.add(&tree.path, fd)?;
     }
     for (host, _) in &spec.binds {
@@ -185,7 +185,7 @@ pub(super) fn read_report(mut report: File, holds: bool) -> Result<()> {
     let message = String::from_utf8_lossy(&rest).into_owned();
     match first[0] {
         NOT_FOUND => Err(Error::CommandNotFound { program: message }),
-        _ => Err(Error::Setup(message)),
+        _ => Err(Error::Setup(message.into())),
     }
 }
 

@@ -56,8 +56,9 @@ fn host_queue() -> Result<(i32, i32, Token)> {
             }
         }
     }
-    Err(Error::Setup(
-        "every message queue key learnns tried is taken on this host.\n  fix: remove stale queues (`ipcs -q`, then `ipcrm -q ID`)".into(),
+    Err(Error::setup(
+        "every message queue key learnns tried is taken on this host",
+        "remove stale queues (`ipcs -q`, then `ipcrm -q ID`)",
     ))
 }
 // ANCHOR_END: host_queue

@@ -14,7 +14,7 @@ mod user;
 mod uts;
 
 use crate::container::{DEFAULT_HOSTNAME, Spec};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::events::{self, Event, Next};
 use crate::network::Subnet;
 use crate::ns::{Kind, KindSet};
@@ -257,10 +257,10 @@ pub fn find(selector: &str) -> Result<&'static Lesson> {
                 .iter()
                 .map(|l| format!("{} {}", l.number, l.name))
                 .collect();
-            Error::Usage(format!(
-                "there is no lesson `{selector}`.\n  fix: pick one of: {}",
-                names.join(", ")
-            ))
+            Error::usage(
+                format!("there is no lesson `{selector}`"),
+                format!("pick one of: {}", names.join(", ")),
+            )
         })
 }
 
@@ -296,7 +296,8 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
     let steps = lesson.steps;
     if options.shell && (format != Format::Terminal || !ui::interactive()) {
         return Err(Error::NeedsTerminal(
-            "--shell needs a terminal to type into.\n  fix: run it from an interactive terminal without --format, or drop --shell".into(),
+            Problem::new("--shell needs a terminal to type into")
+                .fix("run it from an interactive terminal without --format, or drop --shell"),
         ));
     }
     let waits = format == Format::Terminal && !options.no_pause && ui::interactive();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{Gid, Uid};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::lessons::{LESSONS, Lesson};
 
 mod report;
@@ -179,7 +179,8 @@ pub fn place(env: &Env) -> Result<Place> {
         (_, _, _, Some(home)) => Path::new(home).join(".local/state"),
         _ => {
             return Err(Error::Progress(
-                "there is nowhere to keep progress: HOME is not set.\n  fix: set HOME or XDG_STATE_HOME".into(),
+                Problem::new("there is nowhere to keep progress: HOME is not set")
+                    .fix("set HOME or XDG_STATE_HOME"),
             ));
         }
     };
@@ -220,7 +221,7 @@ impl Place {
     /// a crash never leaves half a file.
     pub fn save(&self, progress: &Progress) -> Result<()> {
         let text = toml::to_string(progress)
-            .map_err(|e| Error::Progress(format!("cannot write progress: {e}")))?;
+            .map_err(|e| Error::Progress(format!("cannot write progress: {e}").into()))?;
         self.as_owner(|| {
             fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(format!("mkdir -p {}", self.dir.display()), e))?;
@@ -271,7 +272,9 @@ impl Place {
             .and_then(|()| setgroups(&groups));
         if let Err(e) = restored {
             // Carrying on with the wrong identity would be worse than stopping.
-            crate::errln!("learnns: cannot return to root's identity ({e}); stopping");
+            crate::render::problem::warn(format!(
+                "cannot return to root's identity ({e}); stopping"
+            ));
             crate::cleanup::undo_all();
             std::process::exit(1);
         }
@@ -287,7 +290,7 @@ impl Place {
             self.save(&progress)
         });
         if let Err(e) = result {
-            crate::errln!("learnns: progress not saved: {e}");
+            crate::render::problem::warn(format!("progress not saved: {e}"));
         }
     }
 }
@@ -319,11 +322,16 @@ fn read_regular(path: &Path) -> std::io::Result<String> {
 }
 
 fn unreadable(path: &Path, why: &str) -> Error {
-    Error::Progress(format!(
-        "the progress file {} cannot be read ({why}).\n  fix: remove it (`rm {}`); your progress starts over",
-        path.display(),
-        path.display()
-    ))
+    Error::Progress(
+        Problem::new(format!(
+            "the progress file {} cannot be read ({why})",
+            path.display()
+        ))
+        .fix(format!(
+            "remove it (`rm {}`); your progress starts over",
+            path.display()
+        )),
+    )
 }
 
 /// Parse a progress file's text. Untrusted: it may be anything.

@@ -106,9 +106,12 @@ pub fn reset(yes: bool) -> Result<i32> {
     };
     if !yes {
         if !crate::ui::interactive() {
-            return Err(Error::NeedsTerminal(format!(
-                "--reset removes {what} and asks first, but there is no terminal to ask on.\n  fix: add --yes (`learnns progress --reset --yes`)"
-            )));
+            return Err(Error::NeedsTerminal(
+                Problem::new(format!(
+                    "--reset removes {what} and asks first, but there is no terminal to ask on"
+                ))
+                .fix("add --yes (`learnns progress --reset --yes`)"),
+            ));
         }
         out!("Remove {what} ({})? [y/N] ", file.display());
         let _ = std::io::Write::flush(&mut std::io::stdout());

@@ -76,10 +76,13 @@ impl Question {
 /// The questions of one lesson, in the bank's order.
 pub fn for_lesson(lesson: &Lesson) -> Result<Vec<Asked>> {
     let bank = Bank::parse(lesson.quiz).map_err(|why| {
-        Error::Setup(format!(
-            "the question bank of lesson {} is broken: {why}",
-            lesson.number
-        ))
+        Error::Setup(
+            format!(
+                "the question bank of lesson {} is broken: {why}",
+                lesson.number
+            )
+            .into(),
+        )
     })?;
     let see = format!("learnns lesson {} ({})", lesson.number, lesson.name);
     Ok(bank.questions.iter().map(|q| q.asked(&see)).collect())

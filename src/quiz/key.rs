@@ -30,10 +30,13 @@ pub fn render(chosen: &[&Lesson]) -> Result<String> {
     );
     for lesson in chosen {
         let bank = Bank::parse(lesson.quiz).map_err(|why| {
-            Error::Setup(format!(
-                "the question bank of lesson {} is broken: {why}",
-                lesson.number
-            ))
+            Error::Setup(
+                format!(
+                    "the question bank of lesson {} is broken: {why}",
+                    lesson.number
+                )
+                .into(),
+            )
         })?;
         let _ = writeln!(
             md,

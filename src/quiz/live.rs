@@ -62,8 +62,9 @@ fn start(kinds: KindSet, keep: &mut Keep) -> Result<&Container> {
         kinds.with(Kind::User)
     };
     let container = Container::start(&Spec::new(kinds)).map_err(|e| match e {
-        Error::NoPrivilege { .. } => Error::Setup(
-            "live questions need namespaces: run as root, or allow unprivileged user namespaces.\n  fix: sudo learnns quiz --live (learnns doctor says what this machine allows)".into(),
+        Error::NoPrivilege { .. } => Error::setup(
+            "live questions need namespaces: run as root, or allow unprivileged user namespaces",
+            "sudo learnns quiz --live (learnns doctor says what this machine allows)",
         ),
         other => other,
     })?;

@@ -284,11 +284,13 @@ fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
     if args.live {
         let count = args.count.unwrap_or(live::DEFAULT_COUNT);
         if count > live::MAX_COUNT {
-            return Err(Error::Usage(format!(
-                "--live asks at most {} questions, each about containers it starts.\n  fix: --count {} or fewer",
-                live::MAX_COUNT,
-                live::MAX_COUNT
-            )));
+            return Err(Error::usage(
+                format!(
+                    "--live asks at most {} questions, each about containers it starts",
+                    live::MAX_COUNT
+                ),
+                format!("--count {} or fewer", live::MAX_COUNT),
+            ));
         }
         let questions = Questions::Live(Box::new(live::Live::new(rng)), count as usize);
         return Ok(("live".into(), questions));

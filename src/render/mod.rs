@@ -4,6 +4,7 @@
 
 pub mod layout;
 mod plain;
+pub mod problem;
 mod tables;
 mod terminal;
 mod text;

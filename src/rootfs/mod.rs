@@ -14,7 +14,7 @@ use std::sync::Arc;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::ns::{Kind, KindSet};
 
 pub use assemble::{assemble, motd};
@@ -88,22 +88,37 @@ pub const STAGE: &str = "/mnt";
 /// anything is created. It is opened once, here; nothing later looks it up
 /// by name again.
 pub fn open_user_root(dir: &Path) -> Result<UserTree> {
-    let bad = |why: String| Error::Usage(format!("--rootfs {}: {why}", dir.display()));
+    let bad = |why: &str, fix: Option<&str>| {
+        let problem = Problem::new(format!("--rootfs {}: {why}", dir.display()));
+        Error::Usage(match fix {
+            Some(fix) => problem.fix(fix),
+            None => problem,
+        })
+    };
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => bad("no such directory.\n  fix: give the path of an unpacked root file system (e.g. a busybox or Alpine root)".into()),
-        _ => bad(format!("{e}")),
+        std::io::ErrorKind::NotFound => bad(
+            "no such directory",
+            Some("give the path of an unpacked root file system (e.g. a busybox or Alpine root)"),
+        ),
+        _ => bad(&e.to_string(), None),
     })?;
     if !meta.is_dir() {
-        return Err(bad("is not a directory.\n  fix: unpack the image first (e.g. tar -xf alpine-minirootfs.tar.gz -C DIR)".into()));
+        return Err(bad(
+            "is not a directory",
+            Some("unpack the image first (e.g. tar -xf alpine-minirootfs.tar.gz -C DIR)"),
+        ));
     }
-    let path = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+    let path = dir.canonicalize().map_err(|e| bad(&e.to_string(), None))?;
     if path == Path::new("/") {
-        return Err(bad("is the host's own root; a container of it would share every file.\n  fix: leave out --rootfs to use learnns's mini root".into()));
+        return Err(bad(
+            "is the host's own root; a container of it would share every file",
+            Some("leave out --rootfs to use learnns's mini root"),
+        ));
     }
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(&path, flags, Mode::empty())
-        .map_err(|e| bad(format!("cannot be opened ({e})")))?;
-    let stat = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(&format!("cannot be opened ({e})"), None))?;
+    let stat = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| bad(&e.to_string(), None))?;
     // Inside the tree, as the container will see it: links resolve in it.
     let in_root = nix::fcntl::OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
@@ -112,7 +127,10 @@ pub fn open_user_root(dir: &Path) -> Result<UserTree> {
         .iter()
         .any(|sh| nix::fcntl::openat2(fd.as_fd(), *sh, in_root).is_ok());
     if !has_shell {
-        return Err(bad("has no /bin/sh, so it cannot run commands.\n  fix: use a tree with a shell (busybox or Alpine), or leave out --rootfs".into()));
+        return Err(bad(
+            "has no /bin/sh, so it cannot run commands",
+            Some("use a tree with a shell (busybox or Alpine), or leave out --rootfs"),
+        ));
     }
     Ok(UserTree {
         path,

@@ -40,10 +40,13 @@ pub fn check_trusted(tree: &UserTree, trusted: &[u32], kinds: KindSet) -> Result
                 "let only root change it (sudo chmod -R go-w {dir}; setfacl -R -b {dir} for ACLs), after looking at what others may have changed, or {yourself}"
             )
         };
-        Error::Usage(format!(
-            "--rootfs {dir}: {} {why}; the tree's programs would run with the power of this machine's root over files, so whoever can change them could act as root.\n  fix: {fix}",
-            path.display(),
-        ))
+        Error::usage(
+            format!(
+                "--rootfs {dir}: {} {why}; the tree's programs would run with the power of this machine's root over files, so whoever can change them could act as root",
+                path.display()
+            ),
+            fix,
+        )
     };
     let top = nix::sys::stat::fstat(fd).map_err(|e| Error::sys("stat", e))?;
     let top_acl = crate::sys::access_acl(fd, None);

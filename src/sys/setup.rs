@@ -119,7 +119,7 @@ impl Kernel {
     fn parent(&self, path: &Path) -> Result<(Opened<'_>, std::ffi::OsString)> {
         let name = path
             .file_name()
-            .ok_or_else(|| Error::Setup(format!("{} has no file name", path.display())))?;
+            .ok_or_else(|| Error::Setup(format!("{} has no file name", path.display()).into()))?;
         let dir = self.open(path.parent().unwrap_or(Path::new("/")))?;
         Ok((dir, name.to_os_string()))
     }
