@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::network::Subnet;
-use crate::ns::{Kind, KindSet};
+use crate::ns::{KINDS, Kind, KindSet};
 use crate::ui::ColorChoice;
 
 #[derive(Debug, Parser)]
@@ -319,7 +319,17 @@ pub fn parse_env(text: &str) -> Result<(String, Option<String>), String> {
     Ok((name.to_string(), value))
 }
 
-const KIND_IDS: [&str; 8] = ["uts", "ipc", "pid", "mnt", "net", "user", "cgroup", "time"];
+/// The ids of the kind flags below, which are the kinds' names in the table
+/// (`--mnt`, with `--mount` as unshare spells it).
+const KIND_IDS: [&str; 8] = {
+    let mut ids = [""; KINDS.len()];
+    let mut i = 0;
+    while i < KINDS.len() {
+        ids[i] = KINDS[i].proc_name;
+        i += 1;
+    }
+    ids
+};
 
 /// One flag per namespace kind, named as `unshare` names them.
 #[derive(Debug, Args, Default)]
@@ -389,6 +399,32 @@ mod tests {
             panic!("not a lesson")
         };
         assert_eq!(args.kinds.kinds().unwrap().to_string(), "mnt pid");
+    }
+
+    #[test]
+    fn every_kind_in_the_table_has_a_flag_and_every_flag_a_kind() {
+        // clap's derive needs the fields written out; this keeps them and
+        // `KindFlags::kinds` in step with the table of kinds.
+        let flags = KindFlags::augment_args(clap::Command::new("flags"));
+        let mut ids: Vec<&str> = flags.get_arguments().map(|a| a.get_id().as_str()).collect();
+        let mut names: Vec<&str> = KINDS.iter().map(|i| i.proc_name).collect();
+        ids.sort();
+        names.sort();
+        assert_eq!(ids, names);
+        for info in &KINDS {
+            // Both learnns's name for the kind and unshare's option select it.
+            for flag in [format!("--{}", info.proc_name), info.util_flag.to_string()] {
+                let cli = Cli::try_parse_from(["learnns", "run", &flag, "--", "true"]).unwrap();
+                let Some(Command::Run(args)) = cli.command else {
+                    panic!("not a run")
+                };
+                assert_eq!(
+                    args.kinds.kinds(),
+                    Some(KindSet::new().with(info.kind)),
+                    "{flag}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -30,34 +30,14 @@ impl Seen {
 
 // ANCHOR: meaning
 /// What it means in practice that processes `a` and `b` are in different
-/// namespaces of `kind`, and how to look from the host.
+/// namespaces of `kind`, and how to look from the host. The sentences are the
+/// `meaning` column of the table of kinds (`KINDS` in `src/ns.rs`), written
+/// with `{a}` and `{b}` where the two PIDs go:
+/// `nsenter -t {a} -u hostname` becomes `nsenter -t 123 -u hostname`.
 pub fn meaning(kind: Kind, a: i32, b: i32) -> String {
-    match kind {
-        Kind::User => format!(
-            "their user IDs are translated differently: the same UID can be root for one and nobody for the other, and capabilities held in one count for nothing in the other's namespaces. Compare /proc/{a}/uid_map with /proc/{b}/uid_map"
-        ),
-        Kind::Mnt => format!(
-            "they see different mount tables, so the same path can hold different files for each. See {a}'s view with `findmnt -N {a}`, or its files under /proc/{a}/root/"
-        ),
-        Kind::Pid => format!(
-            "they number processes differently and one may not see (or signal) the other at all; `grep NSpid /proc/{a}/status` shows {a}'s numbers in each namespace it is in"
-        ),
-        Kind::Net => format!(
-            "they have different interfaces, routes, firewall rules and sockets: a service one of them runs on 127.0.0.1 cannot be reached by the other, and a port can be free in one and taken in the other. Look with `nsenter -t {a} -n ip addr` and `nsenter -t {a} -n ss -tlnp`"
-        ),
-        Kind::Ipc => format!(
-            "message queues, semaphores and shared memory made by one are invisible to the other; list {a}'s with `nsenter -t {a} -i ipcs`"
-        ),
-        Kind::Uts => format!(
-            "each has its own hostname; renaming one does not rename the other (`nsenter -t {a} -u hostname`)"
-        ),
-        Kind::Cgroup => format!(
-            "they see the cgroup tree from different roots, so /proc/self/cgroup reads differently for each; this says nothing about limits: compare /proc/{a}/cgroup and /proc/{b}/cgroup from the host"
-        ),
-        Kind::Time => format!(
-            "their boot-time and monotonic clocks can be offset (uptime, timeouts); the wall clock is the same. `nsenter -t {a} -T cat /proc/uptime`"
-        ),
-    }
+    kind.meaning()
+        .replace("{a}", &a.to_string())
+        .replace("{b}", &b.to_string())
 }
 // ANCHOR_END: meaning
 
@@ -225,6 +205,10 @@ mod tests {
         for kind in ORDER {
             let text = meaning(kind, 123, 456);
             assert!(text.contains("123"), "{kind}: {text}");
+            assert!(
+                !text.contains(['{', '}']),
+                "{kind}: a placeholder is left: {text}"
+            );
         }
         assert!(meaning(Kind::Net, 123, 456).contains("127.0.0.1"));
         assert!(meaning(Kind::Net, 123, 456).contains("nsenter -t 123 -n"));

@@ -22,134 +22,195 @@ pub enum Kind {
     Time,
 }
 
-/// Every kind in creation order. The user namespace comes first so that the
+/// Everything learnns knows about one kind: one row of [`KINDS`].
+#[derive(Debug)]
+pub struct KindInfo {
+    pub kind: Kind,
+    /// The name of the kind's link in `/proc/[pid]/ns/`, also learnns's flag.
+    pub proc_name: &'static str,
+    /// The `CLONE_NEW*` flag that creates a namespace of this kind.
+    pub clone_flag: libc::c_int,
+    /// The flag's name as the kernel headers spell it.
+    pub clone_flag_name: &'static str,
+    /// The option of `unshare(1)` and `nsenter(1)` for this kind.
+    pub util_flag: &'static str,
+    /// What the kernel keeps separate for processes in a namespace of this kind.
+    pub isolates: &'static str,
+    /// What a process in a different namespace of this kind experiences.
+    pub when_different: &'static str,
+    /// What sharing this kind with the host means.
+    pub when_shared: &'static str,
+    /// What a difference means for two processes `{a}` and `{b}` in practice,
+    /// and how to look from the host (`learnns compare`).
+    pub meaning: &'static str,
+}
+
+/// Every kind, in creation order. The user namespace comes first so that the
 /// namespaces created after it are owned by it: that is what lets an
 /// unprivileged user create the others (rootless containers).
-pub const ORDER: [Kind; 8] = [
-    Kind::User,
-    Kind::Mnt,
-    Kind::Pid,
-    Kind::Net,
-    Kind::Ipc,
-    Kind::Uts,
-    Kind::Cgroup,
-    Kind::Time,
+pub const KINDS: [KindInfo; 8] = [
+    KindInfo {
+        kind: Kind::User,
+        proc_name: "user",
+        clone_flag: libc::CLONE_NEWUSER,
+        clone_flag_name: "CLONE_NEWUSER",
+        util_flag: "--user",
+        isolates: "user and group IDs, capabilities",
+        when_different: "its user IDs are mapped: root inside can be an ordinary user outside",
+        when_shared: "same users: root inside is root on the host",
+        meaning: "their user IDs are translated differently: the same UID can be root for one and nobody for the other, and capabilities held in one count for nothing in the other's namespaces. Compare /proc/{a}/uid_map with /proc/{b}/uid_map",
+    },
+    KindInfo {
+        kind: Kind::Mnt,
+        proc_name: "mnt",
+        clone_flag: libc::CLONE_NEWNS,
+        clone_flag_name: "CLONE_NEWNS",
+        util_flag: "--mount",
+        isolates: "the mount table: what is mounted where",
+        when_different: "its mounts and unmounts are its own; the host's mount table is untouched",
+        when_shared: "same mounts: a mount inside appears on the host",
+        meaning: "they see different mount tables, so the same path can hold different files for each. See {a}'s view with `findmnt -N {a}`, or its files under /proc/{a}/root/",
+    },
+    KindInfo {
+        kind: Kind::Pid,
+        proc_name: "pid",
+        clone_flag: libc::CLONE_NEWPID,
+        clone_flag_name: "CLONE_NEWPID",
+        util_flag: "--pid",
+        isolates: "process ID numbers: who is PID 1",
+        when_different: "it numbers processes from 1 and cannot signal processes it cannot see",
+        when_shared: "same process numbers: it sees and can signal host processes",
+        meaning: "they number processes differently and one may not see (or signal) the other at all; `grep NSpid /proc/{a}/status` shows {a}'s numbers in each namespace it is in",
+    },
+    KindInfo {
+        kind: Kind::Net,
+        proc_name: "net",
+        clone_flag: libc::CLONE_NEWNET,
+        clone_flag_name: "CLONE_NEWNET",
+        util_flag: "--net",
+        isolates: "interfaces, routes, firewall rules, sockets",
+        when_different: "its own interfaces, routes and sockets: 127.0.0.1 inside is not the host's",
+        when_shared: "same network: same interfaces, ports and firewall as the host",
+        meaning: "they have different interfaces, routes, firewall rules and sockets: a service one of them runs on 127.0.0.1 cannot be reached by the other, and a port can be free in one and taken in the other. Look with `nsenter -t {a} -n ip addr` and `nsenter -t {a} -n ss -tlnp`",
+    },
+    KindInfo {
+        kind: Kind::Ipc,
+        proc_name: "ipc",
+        clone_flag: libc::CLONE_NEWIPC,
+        clone_flag_name: "CLONE_NEWIPC",
+        util_flag: "--ipc",
+        isolates: "System V IPC objects and POSIX message queues",
+        when_different: "it cannot see or touch the host's message queues, semaphores or shared memory",
+        when_shared: "same IPC objects as the host",
+        meaning: "message queues, semaphores and shared memory made by one are invisible to the other; list {a}'s with `nsenter -t {a} -i ipcs`",
+    },
+    KindInfo {
+        kind: Kind::Uts,
+        proc_name: "uts",
+        clone_flag: libc::CLONE_NEWUTS,
+        clone_flag_name: "CLONE_NEWUTS",
+        util_flag: "--uts",
+        isolates: "the hostname and NIS domain name",
+        when_different: "`hostname` can be changed inside without renaming the host",
+        when_shared: "same hostname: renaming it renames the host",
+        meaning: "each has its own hostname; renaming one does not rename the other (`nsenter -t {a} -u hostname`)",
+    },
+    KindInfo {
+        kind: Kind::Cgroup,
+        proc_name: "cgroup",
+        clone_flag: libc::CLONE_NEWCGROUP,
+        clone_flag_name: "CLONE_NEWCGROUP",
+        util_flag: "--cgroup",
+        isolates: "the view of the cgroup tree",
+        when_different: "/proc/self/cgroup is rooted at its own cgroup, hiding the host's paths",
+        when_shared: "same cgroup view as the host",
+        meaning: "they see the cgroup tree from different roots, so /proc/self/cgroup reads differently for each; this says nothing about limits: compare /proc/{a}/cgroup and /proc/{b}/cgroup from the host",
+    },
+    KindInfo {
+        kind: Kind::Time,
+        proc_name: "time",
+        clone_flag: libc::CLONE_NEWTIME,
+        clone_flag_name: "CLONE_NEWTIME",
+        util_flag: "--time",
+        isolates: "the monotonic and boot-time clocks",
+        when_different: "its uptime and monotonic clock can be offset; the wall clock is the same",
+        when_shared: "same clocks as the host",
+        meaning: "their boot-time and monotonic clocks can be offset (uptime, timeouts); the wall clock is the same. `nsenter -t {a} -T cat /proc/uptime`",
+    },
 ];
+
+/// Every kind in creation order: the first column of [`KINDS`].
+pub const ORDER: [Kind; 8] = {
+    let mut order = [Kind::User; KINDS.len()];
+    let mut i = 0;
+    while i < KINDS.len() {
+        // Row i describes the i-th variant, so `info` can index the table.
+        assert!(KINDS[i].kind as usize == i, "KINDS is not in Kind's order");
+        order[i] = KINDS[i].kind;
+        i += 1;
+    }
+    order
+};
+
+impl Kind {
+    /// This kind's row of the table.
+    pub fn info(self) -> &'static KindInfo {
+        &KINDS[self as usize]
+    }
+}
+// ANCHOR_END: kinds
 
 impl Kind {
     /// The name of this kind's link in `/proc/[pid]/ns/`, also the flag name.
     pub fn proc_name(self) -> &'static str {
-        match self {
-            Kind::User => "user",
-            Kind::Mnt => "mnt",
-            Kind::Pid => "pid",
-            Kind::Net => "net",
-            Kind::Ipc => "ipc",
-            Kind::Uts => "uts",
-            Kind::Cgroup => "cgroup",
-            Kind::Time => "time",
-        }
+        self.info().proc_name
     }
 
     /// The `CLONE_NEW*` flag that creates a namespace of this kind.
     pub fn clone_flag(self) -> libc::c_int {
-        match self {
-            Kind::User => libc::CLONE_NEWUSER,
-            Kind::Mnt => libc::CLONE_NEWNS,
-            Kind::Pid => libc::CLONE_NEWPID,
-            Kind::Net => libc::CLONE_NEWNET,
-            Kind::Ipc => libc::CLONE_NEWIPC,
-            Kind::Uts => libc::CLONE_NEWUTS,
-            Kind::Cgroup => libc::CLONE_NEWCGROUP,
-            Kind::Time => libc::CLONE_NEWTIME,
-        }
+        self.info().clone_flag
     }
 
     /// The flag's name as the kernel headers spell it.
     pub fn clone_flag_name(self) -> &'static str {
-        match self {
-            Kind::User => "CLONE_NEWUSER",
-            Kind::Mnt => "CLONE_NEWNS",
-            Kind::Pid => "CLONE_NEWPID",
-            Kind::Net => "CLONE_NEWNET",
-            Kind::Ipc => "CLONE_NEWIPC",
-            Kind::Uts => "CLONE_NEWUTS",
-            Kind::Cgroup => "CLONE_NEWCGROUP",
-            Kind::Time => "CLONE_NEWTIME",
-        }
+        self.info().clone_flag_name
     }
 
     /// The option of `unshare(1)` and `nsenter(1)` for this kind.
     pub fn util_flag(self) -> &'static str {
-        match self {
-            Kind::User => "--user",
-            Kind::Mnt => "--mount",
-            Kind::Pid => "--pid",
-            Kind::Net => "--net",
-            Kind::Ipc => "--ipc",
-            Kind::Uts => "--uts",
-            Kind::Cgroup => "--cgroup",
-            Kind::Time => "--time",
-        }
+        self.info().util_flag
     }
 
     /// What the kernel keeps separate for processes in a namespace of this kind.
     pub fn isolates(self) -> &'static str {
-        match self {
-            Kind::User => "user and group IDs, capabilities",
-            Kind::Mnt => "the mount table: what is mounted where",
-            Kind::Pid => "process ID numbers: who is PID 1",
-            Kind::Net => "interfaces, routes, firewall rules, sockets",
-            Kind::Ipc => "System V IPC objects and POSIX message queues",
-            Kind::Uts => "the hostname and NIS domain name",
-            Kind::Cgroup => "the view of the cgroup tree",
-            Kind::Time => "the monotonic and boot-time clocks",
-        }
+        self.info().isolates
     }
 
     /// What a process in a different namespace of this kind experiences.
     pub fn when_different(self) -> &'static str {
-        match self {
-            Kind::User => "its user IDs are mapped: root inside can be an ordinary user outside",
-            Kind::Mnt => "its mounts and unmounts are its own; the host's mount table is untouched",
-            Kind::Pid => "it numbers processes from 1 and cannot signal processes it cannot see",
-            Kind::Net => {
-                "its own interfaces, routes and sockets: 127.0.0.1 inside is not the host's"
-            }
-            Kind::Ipc => {
-                "it cannot see or touch the host's message queues, semaphores or shared memory"
-            }
-            Kind::Uts => "`hostname` can be changed inside without renaming the host",
-            Kind::Cgroup => {
-                "/proc/self/cgroup is rooted at its own cgroup, hiding the host's paths"
-            }
-            Kind::Time => {
-                "its uptime and monotonic clock can be offset; the wall clock is the same"
-            }
-        }
+        self.info().when_different
     }
 
     /// What sharing this kind with the host means.
     pub fn when_shared(self) -> &'static str {
-        match self {
-            Kind::User => "same users: root inside is root on the host",
-            Kind::Mnt => "same mounts: a mount inside appears on the host",
-            Kind::Pid => "same process numbers: it sees and can signal host processes",
-            Kind::Net => "same network: same interfaces, ports and firewall as the host",
-            Kind::Ipc => "same IPC objects as the host",
-            Kind::Uts => "same hostname: renaming it renames the host",
-            Kind::Cgroup => "same cgroup view as the host",
-            Kind::Time => "same clocks as the host",
-        }
+        self.info().when_shared
     }
 
+    /// What a difference means for two processes, with `{a}` and `{b}` where
+    /// their PIDs go (see `inspect::meaning`).
+    pub fn meaning(self) -> &'static str {
+        self.info().meaning
+    }
+
+    /// The kind a link or an option is named after: `mnt`, or `mount` as
+    /// `unshare --mount` spells it.
     pub fn from_name(name: &str) -> Option<Kind> {
-        ORDER
-            .into_iter()
-            .find(|k| k.proc_name() == name || (name == "mount" && *k == Kind::Mnt))
+        KINDS
+            .iter()
+            .find(|i| i.proc_name == name || i.util_flag.strip_prefix("--") == Some(name))
+            .map(|i| i.kind)
     }
 }
-// ANCHOR_END: kinds
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -333,6 +394,15 @@ mod tests {
         let set: KindSet = ORDER.into_iter().collect();
         assert_eq!(set, KindSet::ALL);
         assert_eq!(set.iter().count(), 8);
+    }
+
+    #[test]
+    fn every_kind_reads_its_own_row() {
+        for (row, kind) in KINDS.iter().zip(ORDER) {
+            assert_eq!(row.kind, kind);
+            assert_eq!(kind.info().proc_name, row.proc_name);
+            assert!(row.meaning.contains("{a}"), "{kind}: {}", row.meaning);
+        }
     }
 
     #[test]
