@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use colored::Colorize;
 
 /// Also named here by the lessons, which ask the doctor what is installed.
+use crate::error::Problem;
 use crate::host_tools::find_in_path;
 use crate::lessons::{LESSONS, Lesson, Need};
 use crate::ns::{Kind, KindSet, ORDER};
+use crate::render::layout::wrap;
+use crate::ui::width;
 
 /// Whether an unprivileged user may create user namespaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +41,7 @@ pub struct Machine {
     pub kinds: KindSet,
     pub cgroup: CgroupMode,
     /// Where processes and memory can be limited, or why they cannot.
-    pub limits: Result<String, String>,
+    pub limits: Result<String, Problem>,
     pub ip: Option<PathBuf>,
     pub ping: Option<PathBuf>,
     pub seccomp: bool,
@@ -59,7 +62,7 @@ impl Machine {
             cgroup,
             limits: crate::cgroup::Layout::detect()
                 .map(|l| l.describe())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.problem()),
             ip: find_in_path("ip"),
             ping: find_in_path("ping"),
             seccomp: std::fs::read_to_string("/proc/self/status")
@@ -122,11 +125,11 @@ pub enum Verdict {
     Ready,
     /// Runs for an unprivileged user when a user namespace is added.
     Rootless(String),
-    Blocked(Vec<String>),
+    Blocked(Vec<Problem>),
 }
 
 /// What stands between this machine and a lesson, each with its fix.
-pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
+pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<Problem> {
     let mut problems = Vec::new();
     let unsupported: KindSet = lesson
         .default_kinds()
@@ -134,22 +137,26 @@ pub fn missing(lesson: &Lesson, machine: &Machine) -> Vec<String> {
         .filter(|k| !machine.kinds.contains(*k))
         .collect();
     if !unsupported.is_empty() {
-        problems.push(format!(
-            "the kernel has no {unsupported} namespace; fix: a newer kernel (time needs 5.6+) built with CONFIG_{{USER,PID,NET,IPC,UTS,CGROUP,TIME}}_NS"
-        ));
+        problems.push(
+            Problem::new(format!("the kernel has no {unsupported} namespace")).fix(
+                "a newer kernel (time needs 5.6+) built with CONFIG_{USER,PID,NET,IPC,UTS,CGROUP,TIME}_NS",
+            ),
+        );
     }
     for need in lesson.needs {
         match need {
             Need::Ip if machine.ip.is_none() => problems.push(
-                "`ip` is not installed; fix: sudo apt-get install iproute2 (or your distribution's iproute2)".into(),
+                Problem::new("`ip` is not installed")
+                    .fix("sudo apt-get install iproute2 (or your distribution's iproute2)"),
             ),
             Need::CgroupLimits => {
                 if let Err(why) = &machine.limits {
-                    problems.push(why.replace('\n', ""));
+                    problems.push(why.clone());
                 }
             }
             Need::Seccomp if !machine.seccomp => problems.push(
-                "the kernel has no seccomp; fix: a kernel built with CONFIG_SECCOMP_FILTER".into(),
+                Problem::new("the kernel has no seccomp")
+                    .fix("a kernel built with CONFIG_SECCOMP_FILTER"),
             ),
             _ => {}
         }
@@ -174,10 +181,10 @@ pub fn verdict(lesson: &Lesson, machine: &Machine) -> Verdict {
                 return Verdict::Rootless(format!("learnns adds a user namespace first{caveat}"));
             }
             Userns::Allowed => {}
-            Userns::Blocked { why, fix } => problems.push(format!(
-                "not root, and {why}; fix: sudo learnns lesson {}, or {fix}",
-                lesson.number
-            )),
+            Userns::Blocked { why, fix } => problems.push(
+                Problem::new(format!("not root, and {why}"))
+                    .fix(format!("sudo learnns lesson {}, or {fix}", lesson.number)),
+            ),
         }
     }
     if problems.is_empty() {
@@ -196,6 +203,36 @@ fn mark(ok: bool) -> colored::ColoredString {
     }
 }
 
+/// One line of the report: a mark, then text wrapped under itself.
+fn item(mark: &str, plain_mark: char, text: &str) {
+    let first = format!("    {plain_mark} ");
+    for (i, line) in wrap(text, width(), &first, "      ").iter().enumerate() {
+        if i == 0 {
+            outln!("{}", line.replacen(plain_mark, mark, 1));
+        } else {
+            outln!("{line}");
+        }
+    }
+}
+
+fn fact(ok: bool, text: &str) {
+    item(&mark(ok).to_string(), if ok { '✓' } else { '✗' }, text);
+}
+
+/// A machine fact that stands in the way, with its fix.
+fn obstacle(problem: &Problem, indent: &str) {
+    let rest = format!("{indent}  ");
+    for line in wrap(&problem.what, width(), indent, &rest) {
+        outln!("{line}");
+    }
+    if let Some(fix) = &problem.fix {
+        let fix_rest = format!("{indent}     ");
+        for line in wrap(&format!("fix: {fix}"), width(), &rest, &fix_rest) {
+            outln!("{line}");
+        }
+    }
+}
+
 /// Print the report; true when every lesson that is built can run here.
 pub fn report(machine: &Machine) -> bool {
     outln!(
@@ -203,33 +240,31 @@ pub fn report(machine: &Machine) -> bool {
         "learnns doctor: can this machine run every lesson?".bold()
     );
     outln!("\n  {}", "machine".bold());
-    outln!(
-        "    {} {}",
-        mark(machine.root),
+    fact(
+        machine.root,
         if machine.root {
             "running as root"
         } else {
             "not root (lessons need root, or a user namespace)"
-        }
+        },
     );
     match &machine.userns {
-        Userns::Allowed => outln!(
-            "    {} unprivileged user namespaces are allowed (rootless works)",
-            mark(true)
+        Userns::Allowed => fact(
+            true,
+            "unprivileged user namespaces are allowed (rootless works)",
         ),
-        Userns::Blocked { why, fix } => outln!(
-            "    {} rootless blocked: {why}\n        fix: {fix}",
-            mark(false)
-        ),
+        Userns::Blocked { why, fix } => {
+            fact(false, "rootless is blocked");
+            obstacle(&Problem::new(why.clone()).fix(fix), "      ");
+        }
     }
     let lacking: KindSet = ORDER
         .into_iter()
         .filter(|k| !machine.kinds.contains(*k))
         .collect();
-    outln!(
-        "    {} namespace kinds in this kernel: {}",
-        mark(lacking.is_empty()),
-        machine.kinds
+    fact(
+        lacking.is_empty(),
+        &format!("namespace kinds in this kernel: {}", machine.kinds),
     );
     let mode = match machine.cgroup {
         CgroupMode::V2 => "cgroup v2 (unified)",
@@ -237,38 +272,46 @@ pub fn report(machine: &Machine) -> bool {
         CgroupMode::V1 => "cgroup v1",
         CgroupMode::Missing => "no cgroup file system at /sys/fs/cgroup",
     };
-    outln!("    {} {mode}", mark(machine.cgroup != CgroupMode::Missing));
+    fact(machine.cgroup != CgroupMode::Missing, mode);
     match &machine.limits {
-        Ok(place) => outln!("    {} process and memory limits: {place}", mark(true)),
-        Err(why) => outln!("    {} {}", mark(false), why.replace('\n', "")),
+        Ok(place) => fact(true, &format!("process and memory limits: {place}")),
+        Err(why) => {
+            fact(false, "no process and memory limits");
+            obstacle(why, "      ");
+        }
     }
     match &machine.ip {
-        Some(path) => outln!("    {} ip: {}", mark(true), path.display()),
-        None => outln!("    {} `ip` not found; fix: install iproute2", mark(false)),
+        Some(path) => fact(true, &format!("ip: {}", path.display())),
+        None => {
+            fact(false, "`ip` not found");
+            obstacle(
+                &Problem::new("lesson 5 and --veth run it").fix("install iproute2"),
+                "      ",
+            );
+        }
     }
     match &machine.ping {
-        Some(path) => outln!("    {} ping: {}", mark(true), path.display()),
-        None => outln!(
-            "    {} ping is not installed (optional: lesson 5 then sends its echo requests itself; to have it: sudo apt-get install iputils-ping)",
-            "–".yellow().bold()
+        Some(path) => fact(true, &format!("ping: {}", path.display())),
+        None => item(
+            &"–".yellow().bold().to_string(),
+            '–',
+            "ping is not installed (optional: lesson 5 then sends its echo requests itself; to have it: sudo apt-get install iputils-ping)",
         ),
     }
-    outln!("    {} seccomp filters", mark(machine.seccomp));
+    fact(machine.seccomp, "seccomp filters");
 
     outln!("\n  {}", "lessons".bold());
     let mut all_ok = true;
     for lesson in &LESSONS {
         let label = format!("{} {:<9}", lesson.number, lesson.name);
         match verdict(lesson, machine) {
-            Verdict::Ready => outln!("    {} {label} ready", mark(true)),
-            Verdict::Rootless(how) => {
-                outln!("    {} {label} ready without root: {how}", mark(true))
-            }
+            Verdict::Ready => fact(true, &format!("{label} ready")),
+            Verdict::Rootless(how) => fact(true, &format!("{label} ready without root: {how}")),
             Verdict::Blocked(problems) => {
                 all_ok = false;
-                outln!("    {} {label} cannot run here:", mark(false));
+                fact(false, &format!("{label} cannot run here:"));
                 for p in problems {
-                    outln!("        {p}");
+                    obstacle(&p, "        ");
                 }
             }
         }
@@ -328,8 +371,12 @@ mod tests {
             panic!()
         };
         assert!(
-            problems[0].contains("AppArmor restricts")
-                && problems[0].contains("sudo learnns lesson 1")
+            problems[0].what.contains("AppArmor restricts")
+                && problems[0]
+                    .fix
+                    .as_ref()
+                    .unwrap()
+                    .contains("sudo learnns lesson 1")
         );
     }
 
@@ -339,18 +386,22 @@ mod tests {
             kinds: KindSet::ALL.iter().filter(|k| *k != Kind::Time).collect(),
             ip: None,
             limits: Err(
-                "no cgroup hierarchy offers the pids and memory controllers.\n  fix: ...".into(),
+                Problem::new("no cgroup hierarchy offers the pids and memory controllers")
+                    .fix("..."),
             ),
             ..machine()
         };
         let Verdict::Blocked(p) = verdict(&LESSONS[8], &m) else {
             panic!()
         };
-        assert!(p.iter().any(|s| s.contains("no time namespace")));
+        assert!(p.iter().any(|s| s.what.contains("no time namespace")));
         let Verdict::Blocked(p) = verdict(&LESSONS[5], &m) else {
             panic!()
         };
-        assert!(p.iter().any(|s| s.contains("iproute2")));
+        assert!(
+            p.iter()
+                .any(|s| s.fix.as_ref().unwrap().contains("iproute2"))
+        );
         // Without ping, lesson 5 sends its own echo requests.
         let m5 = Machine {
             ping: None,
@@ -360,7 +411,7 @@ mod tests {
         let Verdict::Blocked(p) = verdict(&LESSONS[7], &m) else {
             panic!()
         };
-        assert!(p.iter().any(|s| s.contains("pids and memory")));
+        assert!(p.iter().any(|s| s.what.contains("pids and memory")));
         let rootless = Machine {
             root: false,
             ..machine()
