@@ -1034,3 +1034,58 @@ fn time_offsets_the_kernel_accepts_are_accepted_to_the_edge() {
         );
     }
 }
+
+/// `learnns lesson N --format json`: every line one JSON object naming its
+/// event, the lesson first and done last, and the fields of the contract
+/// (see src/events.rs) on every event of those kinds.
+#[test]
+fn every_lesson_emits_the_event_contract_as_json_lines() {
+    if !privileged() {
+        return;
+    }
+    for number in common::lesson_numbers() {
+        let out = run(&["lesson", &number.to_string(), "--format", "json"]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let text = stdout(&out);
+        let values: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let kinds: Vec<&str> = values
+            .iter()
+            .map(|v| v["event"].as_str().expect("every event names itself"))
+            .collect();
+        assert_eq!(kinds.first(), Some(&"lesson"), "lesson {number}");
+        assert_eq!(kinds.last(), Some(&"done"), "lesson {number}");
+        for wanted in ["heading", "prose", "command", "check", "table", "pause"] {
+            assert!(kinds.contains(&wanted), "lesson {number} has no {wanted}");
+        }
+        let has = |v: &serde_json::Value, fields: &[&str]| fields.iter().all(|f| !v[*f].is_null());
+        for v in &values {
+            let ok = match v["event"].as_str().unwrap() {
+                "lesson" => has(v, &["number", "name", "title"]),
+                "heading" | "prose" => has(v, &["text"]),
+                "command" => {
+                    has(v, &["where", "line"])
+                        && ["host", "inside"].contains(&v["where"].as_str().unwrap())
+                }
+                "observation" => has(v, &["command", "outside", "inside"]),
+                "check" => has(v, &["ok", "text"]),
+                "skip" => has(v, &["text", "reason"]),
+                "table" => {
+                    let rows = v["rows"].as_array().unwrap();
+                    let differ = rows.iter().filter(|r| r["differs"] == true).count();
+                    rows.len() == 8
+                        && rows
+                            .iter()
+                            .all(|r| has(r, &["kind", "outside", "inside", "differs", "meaning"]))
+                        && v["differ"] == differ
+                }
+                "done" => has(v, &["ok"]) && v["ok"] == true,
+                _ => true,
+            };
+            assert!(ok, "lesson {number}: {v}");
+        }
+        assert_eq!(values[0]["number"], number);
+    }
+}

@@ -128,6 +128,87 @@ fn every_lesson_walks_at_80x24_with_its_heading_on_screen() {
     }
 }
 
+/// Wait until the bottom line of the screen starts with `prefix`.
+fn wait_for(tmux: &Tmux, prefix: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = tmux.screen();
+        if screen
+            .iter()
+            .rev()
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.starts_with(prefix))
+        {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `{prefix}`:\n{}",
+            screen.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A word typed at a pause, as at a shell prompt, is answered with the
+/// keys; only q quits, on one key press.
+#[test]
+fn a_word_typed_at_a_pause_is_answered_with_the_keys() {
+    if !privileged() {
+        return;
+    }
+    let tmux = Tmux::new("exit");
+    let command = format!(
+        "{} lesson 1; echo {DONE}=$?; sleep 60",
+        env!("CARGO_BIN_EXE_learnns")
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "walk",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &command,
+    ]);
+    assert!(out.status.success());
+    wait_for(&tmux, "── Enter: next step");
+    tmux.cmd(&["send-keys", "-t", "walk", "exit", "Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen();
+    assert!(
+        !screen
+            .iter()
+            .any(|l| l.starts_with(DONE) || l.starts_with("Stopped")),
+        "`exit` did not quit:\n{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen
+            .iter()
+            .any(|l| l.starts_with("▶ A container with its own UTS")),
+        "Enter after the word went on to the next step:\n{}",
+        screen.join("\n")
+    );
+    wait_for(&tmux, "── ");
+    tmux.cmd(&["send-keys", "-t", "walk", "x"]);
+    let screen = wait_for(
+        &tmux,
+        "── keys here: Enter for the next step, s for a shell inside, q to quit",
+    );
+    assert!(screen.iter().any(|l| l.starts_with("▶ A container")));
+    tmux.cmd(&["send-keys", "-t", "walk", "q"]);
+    let screen = wait_for(&tmux, DONE);
+    assert!(
+        screen.iter().any(|l| l.starts_with("Stopped.")),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(screen.iter().any(|l| l == &format!("{DONE}=0")));
+}
+
 #[test]
 fn at_40_columns_no_line_is_wider() {
     if !privileged() {
