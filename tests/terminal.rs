@@ -14,8 +14,27 @@ use common::{learnns, privileged, stdout};
 struct Tmux(String);
 
 impl Tmux {
-    fn new(name: &str) -> Tmux {
-        Tmux(format!("learnns-test-{}-{name}", std::process::id()))
+    /// `learnns lesson LESSON` in a 80x24 terminal of its own; when it
+    /// ends, the screen shows its exit status after DONE.
+    fn lesson(lesson: &str) -> Tmux {
+        let tmux = Tmux(format!("learnns-test-{}-{lesson}", std::process::id()));
+        let command = format!(
+            "{} lesson {lesson}; echo {DONE}=$?; sleep 60",
+            env!("CARGO_BIN_EXE_learnns")
+        );
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "walk",
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &command,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        tmux
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
@@ -48,23 +67,7 @@ const DONE: &str = "LEARNNS-WALK-EXIT";
 /// Walk lesson `number` in a 80x24 terminal, pressing Enter at every wait;
 /// returns how many waits there were.
 fn walk(number: u8) -> usize {
-    let tmux = Tmux::new(&number.to_string());
-    let command = format!(
-        "{} lesson {number}; echo {DONE}=$?; sleep 60",
-        env!("CARGO_BIN_EXE_learnns")
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "walk",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &command,
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    let tmux = Tmux::lesson(&number.to_string());
     let mut waits = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = Vec::new();
@@ -157,23 +160,7 @@ fn a_word_typed_at_a_pause_is_answered_with_the_keys() {
     if !privileged() {
         return;
     }
-    let tmux = Tmux::new("exit");
-    let command = format!(
-        "{} lesson 1; echo {DONE}=$?; sleep 60",
-        env!("CARGO_BIN_EXE_learnns")
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "walk",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &command,
-    ]);
-    assert!(out.status.success());
+    let tmux = Tmux::lesson("1");
     wait_for(&tmux, "── Enter: next step");
     tmux.cmd(&["send-keys", "-t", "walk", "exit", "Enter"]);
     std::thread::sleep(Duration::from_millis(500));

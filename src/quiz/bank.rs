@@ -73,9 +73,9 @@ impl Question {
     }
 }
 
-/// The questions of one lesson, in the bank's order.
-pub fn for_lesson(lesson: &Lesson) -> Result<Vec<Asked>> {
-    let bank = Bank::parse(lesson.quiz).map_err(|why| {
+/// A lesson's question bank, read from the text embedded in the binary.
+pub fn of_lesson(lesson: &Lesson) -> Result<Bank> {
+    Bank::parse(lesson.quiz).map_err(|why| {
         Error::Setup(
             format!(
                 "the question bank of lesson {} is broken: {why}",
@@ -83,7 +83,12 @@ pub fn for_lesson(lesson: &Lesson) -> Result<Vec<Asked>> {
             )
             .into(),
         )
-    })?;
+    })
+}
+
+/// The questions of one lesson, in the bank's order.
+pub fn for_lesson(lesson: &Lesson) -> Result<Vec<Asked>> {
+    let bank = of_lesson(lesson)?;
     let see = format!("learnns lesson {} ({})", lesson.number, lesson.name);
     Ok(bank.questions.iter().map(|q| q.asked(&see)).collect())
 }

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::bank::{Bank, Question};
-use crate::error::{Error, Result};
+use super::bank::Question;
+use crate::error::Result;
 use crate::lessons::{self, LESSONS, Lesson};
 
 /// `learnns quiz --key [--lesson N]`.
@@ -29,15 +29,7 @@ pub fn render(chosen: &[&Lesson]) -> Result<String> {
         "Questions in the order `learnns quiz --lesson N` asks them; the right choice is marked **(right)**.\n"
     );
     for lesson in chosen {
-        let bank = Bank::parse(lesson.quiz).map_err(|why| {
-            Error::Setup(
-                format!(
-                    "the question bank of lesson {} is broken: {why}",
-                    lesson.number
-                )
-                .into(),
-            )
-        })?;
+        let bank = super::bank::of_lesson(lesson)?;
         let _ = writeln!(
             md,
             "## Lesson {} ({}): {}\n",
@@ -108,7 +100,7 @@ mod tests {
         let md = render(&all).unwrap();
         for lesson in &LESSONS {
             assert!(md.contains(&format!("## Lesson {} ({})", lesson.number, lesson.name)));
-            for q in Bank::parse(lesson.quiz).unwrap().questions {
+            for q in super::super::bank::of_lesson(lesson).unwrap().questions {
                 assert!(md.contains(q.ask.trim()), "{}", q.ask);
                 assert!(md.contains(q.explain.trim()), "{}", q.explain);
                 match q.answer {
