@@ -94,7 +94,7 @@ pub enum Error {
     #[error("{0}")]
     Failed(Problem),
 
-    #[error("interrupted; everything learnns changed on the host has been undone")]
+    #[error("interrupted")]
     Interrupted,
 }
 

@@ -151,9 +151,9 @@ impl Event {
 pub trait Render: Send {
     fn show(&mut self, event: &Event);
 
-    /// Wait at a pause for the learner's choice. Renderers that never wait
-    /// go on.
-    fn ask(&mut self) -> Result<Choice> {
+    /// Wait at a pause for the learner's choice (`shell`: whether there is
+    /// a container to open a shell in). Renderers that never wait go on.
+    fn ask(&mut self, _shell: bool) -> Result<Choice> {
         Ok(Choice::Continue)
     }
 
@@ -184,8 +184,8 @@ pub fn emit(event: Event) {
     with_sink(|sink| sink.show(&event));
 }
 
-pub fn ask() -> Result<Choice> {
-    with_sink(|sink| sink.ask()).unwrap_or(Ok(Choice::Continue))
+pub fn ask(shell: bool) -> Result<Choice> {
+    with_sink(|sink| sink.ask(shell)).unwrap_or(Ok(Choice::Continue))
 }
 
 pub fn resumed() {

@@ -42,10 +42,12 @@ fn print_error(err: &Error) {
     if matches!(err, Error::Interrupted) {
         let undone = cleanup::take_undone();
         if undone.is_empty() {
-            learnns::errln!("  it had changed nothing on the host yet");
-        }
-        for what in undone {
-            learnns::errln!("  undone: {what}");
+            learnns::errln!("  it had changed nothing on the host");
+        } else {
+            for what in undone {
+                learnns::errln!("  undone: {what}");
+            }
+            learnns::errln!("  the host is as it was");
         }
     }
 }

@@ -389,3 +389,26 @@ fn transcripts_are_what_the_lessons_print() {
         stale.join("\n")
     );
 }
+
+/// Commands a lesson tells the learner to type fit an 80-column terminal
+/// as they are (indented by 4), so that none is broken where pasting it
+/// would fail.
+#[test]
+fn commands_to_type_fit_80_columns() {
+    for lesson in &learnns::lessons::LESSONS {
+        let mut fenced = false;
+        for (i, line) in lesson.prose.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+            } else if fenced {
+                assert!(
+                    line.chars().count() <= 76,
+                    "lessons/{}.md:{}: {} columns: {line}",
+                    lesson.name,
+                    i + 1,
+                    line.chars().count()
+                );
+            }
+        }
+    }
+}

@@ -69,6 +69,7 @@ const DONE: &str = "LEARNNS-WALK-EXIT";
 fn walk(number: u8) -> usize {
     let tmux = Tmux::lesson(&number.to_string());
     let mut waits = 0;
+    let mut seen: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = Vec::new();
     loop {
@@ -86,6 +87,15 @@ fn walk(number: u8) -> usize {
                 "lesson {number}:\n{}",
                 screen.join("\n")
             );
+            // No step scrolled away unread: each heading was on screen at
+            // one wait or another (the last screen counts too).
+            seen.extend(screen.iter().cloned());
+            for heading in headings(number) {
+                assert!(
+                    seen.iter().any(|l| l.starts_with(&format!("▶ {heading}"))),
+                    "lesson {number}: the step `{heading}` was never on screen at a wait"
+                );
+            }
             return waits;
         }
         let Some(bottom) = screen.iter().rev().find(|l| !l.is_empty()) else {
@@ -112,11 +122,20 @@ fn walk(number: u8) -> usize {
             screen.join("\n")
         );
         waits += 1;
+        seen.extend(screen.iter().cloned());
         tmux.cmd(&["send-keys", "-t", "walk", "Enter"]);
         last = screen;
         // Let the key be read before looking again.
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The headings of a lesson's steps, from its events.
+fn headings(number: u8) -> Vec<String> {
+    let out = learnns(&["lesson", &number.to_string(), "--format", "json"])
+        .output()
+        .unwrap();
+    common::shown::Shown::parse(&stdout(&out)).headings()
 }
 
 #[test]

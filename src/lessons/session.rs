@@ -224,7 +224,7 @@ impl Session {
             if !events::waits() {
                 return Ok(());
             }
-            match events::ask()? {
+            match events::ask(self.container.is_some())? {
                 Choice::Continue => return Ok(()),
                 Choice::Quit => return Err(Stop::Quit),
                 Choice::Shell => {

@@ -131,6 +131,9 @@ impl Front for Terminal {
             dialoguer::Select::new()
                 .with_prompt("↑/↓ and Enter (Esc: stop)")
                 .items(short_choices(&q.choices))
+                // The menu line would repeat the chosen text, wider than
+                // the terminal; the answer below says what was chosen.
+                .report(false)
                 .default(0)
                 .interact_opt()
                 .map(|choice| choice.map(Response::Choice))

@@ -4,7 +4,7 @@
 use colored::Colorize;
 
 pub use super::tables::{grid, inode_table, side_by_side};
-pub use super::text::{prose, wrap, wrap_output};
+pub use super::text::{inline_code, prose, shell_lines, wrap, wrap_output};
 use crate::events::{Event, Where};
 
 /// A command with its prompt; a long one continues under itself.
@@ -19,7 +19,7 @@ pub fn command(place: Where, line: &str, width: usize) -> Vec<String> {
 fn labelled_command(prompt: &str, line: &str, width: usize) -> Vec<String> {
     let first = format!("  {prompt} ");
     let rest = " ".repeat(first.chars().count() + 2);
-    wrap(line, width, &first, &rest)
+    shell_lines(line, width, &first, &rest)
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
@@ -80,7 +80,7 @@ pub fn event(event: &Event, width: usize) -> Vec<String> {
             out.push(String::new());
             out
         }
-        Event::Note { text } => wrap(text, width, "  ", "    "),
+        Event::Note { text } => inline_code(&wrap(text, width, "  ", "    ")),
         Event::Command { place, line } => command(*place, line, width),
         Event::Output { text } => {
             if text.trim().is_empty() {
@@ -113,7 +113,7 @@ pub fn event(event: &Event, width: usize) -> Vec<String> {
             out
         }
         Event::Check { ok: true, text, .. } => {
-            let mut out = wrap(text, width, "  ✓ ", "    ");
+            let mut out = inline_code(&wrap(text, width, "  ✓ ", "    "));
             out[0] = out[0].replacen('✓', &"✓".green().bold().to_string(), 1);
             out
         }
@@ -122,15 +122,20 @@ pub fn event(event: &Event, width: usize) -> Vec<String> {
             text,
             but,
         } => {
-            let mut out = wrap(&format!("expected: {text}"), width, "  ✗ ", "    ");
+            let mut out = inline_code(&wrap(&format!("expected: {text}"), width, "  ✗ ", "    "));
             out[0] = out[0].replacen('✗', &"✗".red().bold().to_string(), 1);
             if let Some(but) = but {
-                out.extend(wrap(&format!("but: {but}"), width, "    ", "      "));
+                out.extend(inline_code(&wrap(
+                    &format!("but: {but}"),
+                    width,
+                    "    ",
+                    "      ",
+                )));
             }
             out
         }
         Event::Skip { reason, .. } => {
-            let mut out = wrap(&format!("skipped: {reason}"), width, "  – ", "    ");
+            let mut out = inline_code(&wrap(&format!("skipped: {reason}"), width, "  – ", "    "));
             out[0] = out[0].replacen('–', &"–".yellow().bold().to_string(), 1);
             out
         }
@@ -224,7 +229,7 @@ mod tests {
         let lines = prose(text, 20);
         assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
         assert_eq!(lines[0], "  One two three four");
-        assert!(lines.contains(&"      ls -l /proc".to_string()));
+        assert!(lines.contains(&"    ls -l /proc".to_string()));
         let item = lines.iter().position(|l| l.starts_with("  - an")).unwrap();
         assert!(lines[item + 1].starts_with("    "), "{lines:?}");
     }
@@ -277,6 +282,27 @@ mod tests {
         }
         assert!(inode_table(&rows, 1, 100)[0].starts_with("  kind"));
         assert_eq!(inode_table(&rows, 1, 30)[0], "  user");
+    }
+
+    #[test]
+    fn long_commands_break_outside_quotes_and_paste_as_one() {
+        no_color();
+        let line =
+            "sudo unshare --uts sh -c 'hostname inside; hostname; readlink /proc/self/ns/uts'";
+        let lines = command(Where::Host, line, 40);
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
+        let pasted: String = lines
+            .iter()
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches("$ ")
+                    .trim_end_matches('\\')
+                    .trim()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(pasted, line, "{lines:?}");
+        assert!(lines[0].ends_with(" \\"), "{lines:?}");
     }
 
     #[test]

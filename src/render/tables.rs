@@ -9,11 +9,11 @@ use crate::events::{GridRow, Row};
 /// The most lines of one command's output shown in a pair of columns.
 const MAX_LINES: usize = 18;
 
-fn cut(mut lines: Vec<String>) -> Vec<String> {
+fn cut(mut lines: Vec<String>, indent: &str) -> Vec<String> {
     if lines.len() > MAX_LINES {
         let more = lines.len() - (MAX_LINES - 1);
         lines.truncate(MAX_LINES - 1);
-        lines.push(format!("… {more} more lines"));
+        lines.push(format!("{indent}… {more} more lines"));
     }
     lines
 }
@@ -44,12 +44,17 @@ pub fn side_by_side(left: (&str, &str), right: (&str, &str), width: usize) -> Ve
     if width < 60 || widest(left.1).max(widest(right.1)) > column {
         for (title, text) in [left, right] {
             out.push(format!("  {}", title.bold()));
-            out.extend(cut(wrap_output(text, width, "  │ ")));
+            let text = if text.trim().is_empty() {
+                "(nothing)"
+            } else {
+                text
+            };
+            out.extend(cut(wrap_output(text, width, "  │ "), "  │ "));
         }
         return out;
     }
-    let l = cut(text_lines(left.1));
-    let r = cut(text_lines(right.1));
+    let l = cut(text_lines(left.1), "");
+    let r = cut(text_lines(right.1), "");
     let pad = |s: &str| " ".repeat(column.saturating_sub(s.chars().count()));
     out.push(format!(
         "  {}{} │ {}",
@@ -111,8 +116,9 @@ pub fn inode_table(rows: &[Row], differ: usize, width: usize) -> Vec<String> {
             ]
         };
         let indent = if wide { "          " } else { "    " };
+        // Inside a coloured row a code span stays plain: no backticks.
         let explained = wrap(
-            &format!("{mark} {meaning}"),
+            &format!("{mark} {}", meaning.replace('`', "")),
             width,
             indent,
             &format!("{indent}  "),
@@ -168,31 +174,35 @@ pub fn grid(columns: &[String], rows: &[GridRow], width: usize) -> Vec<String> {
         .max()
         .unwrap_or(0)
         + 2;
-    let cell = columns
+    // Each column as wide as its title or its widest cell.
+    let cells: Vec<usize> = columns
         .iter()
-        .map(|c| c.chars().count())
-        .chain(
+        .enumerate()
+        .map(|(i, c)| {
             rows.iter()
-                .flat_map(|r| r.cells.iter().map(|c| c.chars().count())),
-        )
-        .max()
-        .unwrap_or(0)
-        + 2;
+                .filter_map(|r| r.cells.get(i))
+                .map(|c| c.chars().count())
+                .chain(std::iter::once(c.chars().count()))
+                .max()
+                .unwrap_or(0)
+                + 2
+        })
+        .collect();
     let paint = |text: &str, padded: String| match text {
         "done" => padded.green().to_string(),
         "refused" => padded.red().to_string(),
         _ => padded,
     };
     let mut out = Vec::new();
-    if 4 + label + cell * columns.len() <= width {
+    if 4 + label + cells.iter().sum::<usize>() <= width + 2 {
         let mut head = format!("    {:<label$}", "");
-        for c in columns {
+        for (c, cell) in columns.iter().zip(&cells) {
             head.push_str(&format!("{c:<cell$}"));
         }
         out.push(head.trim_end().to_string());
         for row in rows {
             let mut line = format!("    {:<label$}", row.label);
-            for (i, c) in row.cells.iter().enumerate() {
+            for (i, (c, cell)) in row.cells.iter().zip(&cells).enumerate() {
                 let padded = if i + 1 == row.cells.len() {
                     c.clone()
                 } else {

@@ -1,6 +1,7 @@
 //! The terminal: today's look, wrapped to the terminal's width, and, when
-//! the learner is there to press keys, a step taller than the screen shown a
-//! screenful at a time with its heading repeated on top, so that wherever
+//! the learner is there to press keys, never more than a screenful between
+//! two waits: what would scroll away unread is shown a screenful at a time,
+//! each screen under the heading of the step it belongs to, so that wherever
 //! learnns waits, the step it is waiting in is on screen.
 
 use colored::Colorize;
@@ -14,11 +15,16 @@ pub struct Terminal {
     to_stderr: bool,
     /// The step being shown: the lesson's banner until the first heading.
     heading: String,
-    /// Rows written since the heading was last on top.
+    /// Rows written since the learner last pressed a key.
     used: usize,
-    /// The learner pressed q at a "more" prompt: show nothing more; the
-    /// next pause quits.
+    /// The learner went on from a pause: if the next thing shown is not a
+    /// new step, it goes under the old step's heading again.
+    resume: bool,
+    /// The learner pressed q at a "more" prompt: show nothing more until
+    /// the lesson's end; the next pause quits.
     quit: bool,
+    /// The lesson is over: nothing more to page through.
+    ended: bool,
     /// The last line written was blank: blank lines between events are
     /// not doubled.
     blank: bool,
@@ -33,7 +39,9 @@ impl Terminal {
             to_stderr,
             heading: String::new(),
             used: 0,
+            resume: false,
             quit: false,
+            ended: false,
             blank: true,
         }
     }
@@ -47,19 +55,26 @@ impl Terminal {
         }
     }
 
-    fn rows(&self) -> Option<usize> {
-        if self.waits { ui::height() } else { None }
+    /// The rows a screenful holds between two prompts, when paging.
+    fn room(&self) -> Option<usize> {
+        if !self.waits || self.ended {
+            return None;
+        }
+        // One row stays free for the prompt.
+        ui::height().filter(|rows| *rows > 6).map(|rows| rows - 1)
     }
 
     fn put(&mut self, line: &str) {
         if self.quit || (line.is_empty() && self.blank) {
             return;
         }
-        // Keep the last row for a prompt.
-        if let Some(rows) = self.rows()
-            && self.used + 1 >= rows
-            && rows > 4
+        if let Some(room) = self.room()
+            && self.used >= room
         {
+            // A blank line is not worth a key press.
+            if line.is_empty() {
+                return;
+            }
             self.more();
             if self.quit {
                 return;
@@ -71,11 +86,10 @@ impl Terminal {
 
     /// The screen is full: wait for a key, then go on under the heading.
     fn more(&mut self) {
-        let prompt = fit(
+        let mut shown = fit(
             "── Enter: more of this step · q: quit ──",
             "── Enter: more · q: quit ──",
         );
-        let mut shown = prompt.clone();
         loop {
             ui::show_prompt(&shown.dimmed().to_string());
             match ui::read_key() {
@@ -97,8 +111,10 @@ impl Terminal {
         self.continued();
     }
 
+    /// The step's heading again, at the top of a new screenful.
     fn continued(&mut self) {
         self.used = 0;
+        self.resume = false;
         if self.heading.is_empty() {
             return;
         }
@@ -122,11 +138,15 @@ fn fit(long: &str, short: &str) -> String {
 impl Render for Terminal {
     fn show(&mut self, event: &Event) {
         match event {
-            // Whatever was cut short, the learner learns how it ended.
-            Event::Done { .. } => self.quit = false,
+            // However it was cut short, the learner learns how it ended.
+            Event::Done { .. } => {
+                self.quit = false;
+                self.ended = true;
+                self.resume = false;
+            }
             Event::Heading { text } => {
                 self.heading = text.clone();
-                self.used = 0;
+                self.resume = false;
             }
             Event::Lesson {
                 number,
@@ -135,45 +155,59 @@ impl Render for Terminal {
                 ..
             } => {
                 self.heading = format!("Lesson {number} · {name} · {title}");
-                self.used = 0;
             }
+            Event::Pause => {}
+            _ if self.resume && !self.quit => self.continued(),
             _ => {}
         }
         let lines = super::layout::event(event, ui::width());
-        // The blank line above a heading may scroll away; the heading may not.
-        let skip_blank = matches!(event, Event::Heading { .. });
-        for (i, line) in lines.iter().enumerate() {
-            if skip_blank && i == 0 {
-                if !self.quit && !self.blank {
-                    self.write(line);
-                }
-                continue;
-            }
+        // Keep what belongs together (a paragraph, a table, a heading and
+        // what follows it) on one screen when it fits on one.
+        let rows = lines.iter().filter(|l| !l.is_empty()).count();
+        if let Some(room) = self.room()
+            && !self.quit
+            && self.used > 0
+            && self.used + rows > room
+            && rows + 2 <= room
+        {
+            self.more();
+        }
+        for line in &lines {
             self.put(line);
         }
     }
 
-    fn ask(&mut self) -> Result<Choice> {
+    fn ask(&mut self, shell: bool) -> Result<Choice> {
         if self.quit {
             return Ok(Choice::Quit);
         }
-        let prompt = fit(
-            "── Enter: next step · s: shell inside the container · q: quit ──",
-            "── Enter: next · s: shell · q: quit ──",
-        );
-        let mut shown = prompt.clone();
+        let (long, short) = if shell {
+            (
+                "── Enter: next step · s: shell inside the container · q: quit ──",
+                "── Enter: next · s: shell · q: quit ──",
+            )
+        } else {
+            (
+                "── Enter: next step · q: quit ──",
+                "── Enter: next · q: quit ──",
+            )
+        };
+        let mut shown = fit(long, short);
         loop {
             ui::show_prompt(&shown.dimmed().to_string());
-            let key = ui::read_key();
-            let choice = match key {
+            let choice = match ui::read_key() {
                 Ok(Key::Enter) => Choice::Continue,
                 Ok(Key::Quit) | Ok(Key::Other(b'q' | b'Q')) => Choice::Quit,
-                Ok(Key::Other(b's' | b'S')) => Choice::Shell,
+                Ok(Key::Other(b's' | b'S')) if shell => Choice::Shell,
                 Ok(Key::Other(_)) => {
-                    shown = fit(
-                        "── keys here: Enter for the next step, s for a shell inside, q to quit ──",
-                        "── Enter: next · s: shell · q: quit ──",
-                    );
+                    shown = if shell {
+                        fit(
+                            "── keys here: Enter for the next step, s for a shell inside, q to quit ──",
+                            short,
+                        )
+                    } else {
+                        fit("── keys here: Enter for the next step, q to quit ──", short)
+                    };
                     continue;
                 }
                 Err(e) => {
@@ -182,6 +216,10 @@ impl Render for Terminal {
                 }
             };
             ui::clear_prompt();
+            if choice == Choice::Continue {
+                self.used = 0;
+                self.resume = true;
+            }
             return Ok(choice);
         }
     }

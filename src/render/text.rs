@@ -63,7 +63,16 @@ pub fn prose(markdown: &str, width: usize) -> Vec<String> {
             continue;
         }
         if fenced {
-            for wrapped in wrap(line.trim_end(), width, "      ", "          ") {
+            // Commands to type: broken, when they must be, so that they
+            // still paste as one.
+            let own: String = line.chars().take_while(|c| *c == ' ').collect();
+            let first = format!("    {own}");
+            let rest = format!("{first}    ");
+            if first.chars().count() + line.trim().chars().count() <= width {
+                out.push(format!("{first}{}", line.trim()).yellow().to_string());
+                continue;
+            }
+            for wrapped in shell_lines(line.trim(), width, &first, &rest) {
                 out.push(wrapped.yellow().to_string());
             }
             continue;
@@ -116,7 +125,7 @@ fn list_marker(line: &str) -> Option<String> {
 
 /// Colour `code spans` and drop the backticks; a span may run on over a
 /// line break.
-fn inline_code(lines: &[String]) -> Vec<String> {
+pub fn inline_code(lines: &[String]) -> Vec<String> {
     let mut open = false;
     lines
         .iter()
@@ -135,4 +144,59 @@ fn inline_code(lines: &[String]) -> Vec<String> {
             out
         })
         .collect()
+}
+
+/// A shell command over several lines that still pastes as one: it breaks
+/// only between words, outside quotes, each broken line ending in ` \`.
+/// A quoted word longer than a whole line is the only thing cut inside.
+pub fn shell_lines(line: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, ' ') => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                continue;
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            _ => {}
+        }
+        word.push(c);
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = first.to_string();
+    let mut empty = true;
+    for word in words {
+        let len = current.chars().count() + usize::from(!empty) + word.chars().count();
+        // Room for the ` \` that continues the line.
+        if !empty && len + 2 > width {
+            current.push_str(" \\");
+            lines.push(std::mem::take(&mut current));
+            current = rest.to_string();
+            empty = true;
+        }
+        if empty && current.chars().count() + word.chars().count() > width {
+            // Too long for any line: cut it where it has spaces.
+            let indent = current.clone();
+            let mut cut = wrap(&word, width, &indent, rest);
+            current = cut.pop().unwrap_or_default();
+            lines.extend(cut);
+            empty = false;
+            continue;
+        }
+        if !empty {
+            current.push(' ');
+        }
+        current.push_str(&word);
+        empty = false;
+    }
+    lines.push(current);
+    lines
 }
