@@ -302,6 +302,9 @@ fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
     all.extend(
         [
             (r":\[\d+\]", ":[INODE]"),
+            // Before the general PID filter: the padding after a PID depends on
+            // how many digits it has.
+            (r"host PID \d+ +", "host PID [PID]    "),
             (
                 r"\b(PID|netns|KILL|PID:|shell was|calls it) \d{3,}",
                 "$1 [PID]",
@@ -309,7 +312,6 @@ fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
             (r"echo \d{3,} > (\S*cgroup\.procs)", "echo [PID] > $1"),
             (r"(-t|--target) \d{3,}", "$1 [PID]"),
             (r"/proc/\d{3,}/", "/proc/[PID]/"),
-            (r"host PID \d+ +", "host PID [PID]    "),
             (r"NSpid:(\s+)\d+", "NSpid:$1[PID]"),
             (r"learnns\d+([hc])\b", "learnns[PID]$1"),
             (r"@if\d+", "@if[N]"),
