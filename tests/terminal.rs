@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use common::{learnns, privileged, stdout};
 
-/// A tmux server of its own, removed on drop.
-struct Tmux(String);
+/// A tmux server of its own, on a socket of its own, removed on drop.
+struct Tmux(std::path::PathBuf);
 
 impl Tmux {
     /// `learnns lesson LESSON` in a 80x24 terminal of its own; when it
     /// ends, the screen shows its exit status after DONE.
     fn lesson(lesson: &str) -> Tmux {
-        let tmux = Tmux(format!("learnns-test-{}-{lesson}", std::process::id()));
+        let tmux =
+            Tmux(std::env::temp_dir().join(format!("tmux-walk-{}-{lesson}", std::process::id())));
         let command = format!(
             "{} lesson {lesson}; echo {DONE}=$?; sleep 60",
             env!("CARGO_BIN_EXE_learnns")
@@ -39,7 +40,9 @@ impl Tmux {
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
-            .args(["-L", &self.0, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(&self.0)
+            .args(["-f", "/dev/null"])
             .args(args)
             .output()
             .expect("tmux runs")
@@ -59,6 +62,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.cmd(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
