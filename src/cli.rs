@@ -213,8 +213,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub kinds: KindFlags,
 
-    /// The container of lesson N: the kinds of lessons 1..=N.
-    #[arg(long, value_name = "N", conflicts_with_all = KIND_IDS)]
+    /// The container of lesson N: the kinds of lessons 1..=N (with --user,
+    /// inside a user namespace of its own, as an ordinary user needs).
+    #[arg(long, value_name = "N", conflicts_with_all = KIND_IDS_BUT_USER)]
     pub upto: Option<String>,
 
     /// Every kind of namespace.
@@ -326,6 +327,22 @@ const KIND_IDS: [&str; 8] = {
     let mut i = 0;
     while i < KINDS.len() {
         ids[i] = KINDS[i].proc_name;
+        i += 1;
+    }
+    ids
+};
+
+/// The kind flags `--upto` and `--all` replace. `--user` is not one of
+/// them: without root, `--upto 5 --user` adds the user namespace that lets
+/// an ordinary user make the others.
+const KIND_IDS_BUT_USER: [&str; 7] = {
+    let mut ids = [""; KINDS.len() - 1];
+    let (mut i, mut j) = (0, 0);
+    while i < KINDS.len() {
+        if !matches!(KINDS[i].kind, crate::ns::Kind::User) {
+            ids[j] = KINDS[i].proc_name;
+            j += 1;
+        }
         i += 1;
     }
     ids

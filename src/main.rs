@@ -144,6 +144,7 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
 // ANCHOR: run_command
 fn run_command(args: RunArgs) -> Result<i32> {
     let kinds = match (args.kinds.kinds(), &args.upto, args.all) {
+        (_, Some(n), _) if args.kinds.user => lessons::find(n)?.default_kinds().with(Kind::User),
         (Some(kinds), _, _) => kinds,
         (None, Some(n), _) => lessons::find(n)?.default_kinds(),
         (None, None, true) => ns::KindSet::ALL,

@@ -164,6 +164,12 @@ fn first_free(used: &[InUse], seed: usize) -> Option<Subnet> {
     })
 }
 
+/// A /30 no address or route of this host uses, to suggest (nothing is
+/// made with it).
+pub fn suggest_subnet() -> Option<Subnet> {
+    first_free(&host_networks(), std::process::id() as usize)
+}
+
 /// This run's veth names.
 pub fn veth_names() -> (String, String) {
     RunId::current().veth_names()

@@ -398,9 +398,9 @@ mod tests {
                 lesson.name
             );
             let code = std::fs::read_to_string(&path).unwrap();
-            let mut used: Vec<&str> = code
-                .split("say(\"")
-                .skip(1)
+            let mut used: Vec<&str> = ["say(\"", "say_with(\""]
+                .iter()
+                .flat_map(|call| code.split(call).skip(1))
                 .filter_map(|rest| rest.split('"').next())
                 .collect();
             // The shared closing steps say these sections for the lesson.

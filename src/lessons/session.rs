@@ -6,7 +6,7 @@ use crate::container::{Container, Spec, shell_words};
 use crate::error::{Error, Result};
 use crate::events::{self, Event, Where};
 use crate::network::Subnet;
-use crate::ns::{Identities, Kind};
+use crate::ns::{Identities, Kind, KindSet};
 use crate::observe::{self, Capture};
 use crate::shell;
 use crate::ui::{self, Choice};
@@ -50,6 +50,17 @@ impl Session {
     /// How many checks did not hold.
     pub fn failed_checks(&self) -> usize {
         self.failed.get()
+    }
+
+    /// Show a section of the lesson's prose with this run's values in place
+    /// of the book's examples (a subnet, a cgroup path): the book shows the
+    /// example, the learner the command for this machine.
+    pub fn say_with(&self, section: &str, values: &[(&str, String)]) {
+        let mut text = self.lesson.section(section);
+        for (example, value) in values {
+            text = text.replace(example, value);
+        }
+        events::emit(Event::Prose { text });
     }
 
     /// Show a section of the lesson's prose.
@@ -162,20 +173,52 @@ impl Session {
         );
         let outside = Identities::of_self()?;
         let inside = container.identities()?;
+        let differing = outside.differing(&inside);
         events::emit(Event::table(command, &outside, &inside));
+        for sentence in self.what_differs(differing) {
+            events::note(sentence);
+        }
         Ok(())
+    }
+
+    /// What the table shows about this lesson, from the rows that really
+    /// differ: whether the lesson's own kind is among them, and why a kind
+    /// the lesson does not teach is.
+    fn what_differs(&self, differing: KindSet) -> Vec<String> {
+        let mut said = Vec::new();
+        if let Some(kind) = self.lesson.adds {
+            said.push(if differing.contains(kind) {
+                format!("New in this lesson: the {kind} row.")
+            } else if self.kinds_chosen {
+                format!(
+                    "The {kind} row, this lesson's own, is the same: your kind flags left the {kind} namespace out."
+                )
+            } else {
+                format!("The {kind} row, this lesson's own, is the same on this machine.")
+            });
+        }
+        let usual = self.lesson.default_kinds();
+        if differing.contains(Kind::User) && !usual.contains(Kind::User) && !self.kinds_chosen {
+            said.push(
+                "The user row differs because you are not root: learnns made a user namespace first and the others inside it (lesson 6).".into(),
+            );
+        }
+        said
     }
 
     /// A lesson about `kind` run with kind flags that leave it out has
     /// nothing of its own to show: say so, compare the links, and finish.
     /// True when the lesson is over.
-    pub fn lacks(&self, kind: Kind) -> Step<bool> {
+    pub fn lacks(&mut self, kind: Kind) -> Step<bool> {
         if self.has(kind) {
             return Ok(false);
         }
         self.skip(&format!(
             "this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
         ));
+        if self.container.is_none() {
+            self.start_container()?;
+        }
         self.links()?;
         self.check_your_work()?;
         Ok(true)
