@@ -366,6 +366,14 @@ fn rootless_with_a_user_namespace_first() {
             skipped.push(format!("lesson {number}: {}", steps.join("; ")));
         }
     }
+    // Kind flags without root: the user namespace learnns adds is named as
+    // the reason its row differs, and the lesson's own kind as left out.
+    let out = nobody(&["lesson", "3", "--uts", "--ipc", "--format", "json"]);
+    let shown = Shown::parse(&stdout(&out));
+    assert!(out.status.success() && shown.failed_checks().is_empty());
+    assert_eq!(shown.differing(), ["user", "ipc", "uts"]);
+    assert!(shown.says("The user row differs because you are not root"));
+    assert!(shown.says("The pid row, this lesson's own, is the same: your kind flags left"));
     let chapter = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/book/src/instructors.md"

@@ -304,7 +304,10 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
     events::set_renderer(format.renderer(waits));
     let spec = container_spec(lesson, options.kinds);
     let kinds = spec.kinds;
+    let asked = options.kinds.unwrap_or_else(|| lesson.default_kinds());
+    let added_user = kinds.contains(Kind::User) && !asked.contains(Kind::User);
     let mut session = Session::new(lesson, spec, options.kinds.is_some(), options.subnet);
+    session.added_user = added_user;
     events::emit(Event::Lesson {
         number: lesson.number,
         name: lesson.name.into(),
@@ -313,8 +316,7 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
         default_kinds: lesson.default_kinds().to_string(),
         chosen: options.kinds.is_some(),
     });
-    let asked = options.kinds.unwrap_or_else(|| lesson.default_kinds());
-    if kinds.contains(Kind::User) && !asked.contains(Kind::User) {
+    if added_user {
         events::note(
             "(not root: learnns adds a user namespace and creates the others inside it, as rootless containers do; lesson 6 explains)",
         );

@@ -22,6 +22,8 @@ pub struct Session {
     /// The step being shown, for a skip to name.
     heading: std::cell::RefCell<String>,
     failed: std::cell::Cell<usize>,
+    /// learnns added a user namespace the learner did not ask for: not root.
+    pub added_user: bool,
 }
 
 impl Session {
@@ -39,6 +41,7 @@ impl Session {
             subnet,
             heading: std::cell::RefCell::new(lesson.title.to_string()),
             failed: std::cell::Cell::new(0),
+            added_user: false,
         }
     }
 
@@ -197,8 +200,7 @@ impl Session {
                 format!("The {kind} row, this lesson's own, is the same on this machine.")
             });
         }
-        let usual = self.lesson.default_kinds();
-        if differing.contains(Kind::User) && !usual.contains(Kind::User) && !self.kinds_chosen {
+        if differing.contains(Kind::User) && self.added_user {
             said.push(
                 "The user row differs because you are not root: learnns made a user namespace first and the others inside it (lesson 6).".into(),
             );
