@@ -977,9 +977,22 @@ fn lesson_9_shows_what_each_layer_refuses() {
     );
     assert_eq!(row("mknod"), ["done", "done", "done", "refused", "refused"]);
     assert_eq!(
-        row("unshare"),
+        row("unshare --net"),
         ["done", "refused", "refused", "refused", "refused"]
     );
+    // The raw clone of a user and a network namespace needs no capability,
+    // unless this machine reserves user namespaces to CAP_SYS_ADMIN; the
+    // filter refuses it either way.
+    let free = learnns::doctor::Machine::inspect().userns == learnns::doctor::Userns::Allowed;
+    let caps = if free { "done" } else { "refused" };
+    assert_eq!(
+        row("clone(USER|NET)"),
+        ["done", caps, caps, "refused", "refused"]
+    );
+    // The table is explained by what happened in it.
+    assert_eq!(shown.says("It did not stop the clone"), free);
+    assert_eq!(shown.says("Here the clone failed too"), !free);
+    assert!(shown.passed("the filter refused the raw clone, with capabilities and without"));
     // The learner is told the container's root holds every capability.
     let (outside, inside) = shown.observed("/proc/self/status");
     assert!(outside.starts_with("Uid:") && inside.starts_with("Uid:"));
@@ -1037,6 +1050,62 @@ fn run_puts_on_security_layers() {
     let seccomp = status(&["--seccomp"]);
     assert_eq!(field(&seccomp, "NoNewPrivs:"), "0");
     assert_eq!(field(&seccomp, "Seccomp:"), "2");
+}
+
+#[test]
+fn the_seccomp_layer_refuses_namespaces_by_every_call_but_not_processes_or_threads() {
+    if !privileged() {
+        return;
+    }
+    let inside = |layers: &[&str], script: &str| {
+        let mut args = vec!["run", "--upto", "8"];
+        args.extend_from_slice(layers);
+        args.extend_from_slice(&["--", "sh", "-c", script]);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        stdout(&out)
+    };
+    let tries = "unshare -U true 2>/dev/null; echo user=$?; \
+        unshare -n true 2>/dev/null; echo net=$?; \
+        unshare -U -n true 2>/dev/null; echo user+net=$?";
+    let all = ["--drop-caps", "--no-new-privs", "--seccomp"];
+    // Capabilities alone stop the network namespace, not the user namespace.
+    assert_eq!(
+        inside(&all[..2], tries),
+        "user=0\nnet=1\nuser+net=0\n",
+        "without the filter"
+    );
+    assert_eq!(inside(&all, tries), "user=1\nnet=1\nuser+net=1\n");
+    assert_eq!(inside(&["--seccomp"], tries), "user=1\nnet=1\nuser+net=1\n");
+    // What every program does still works: fork, background jobs, and
+    // threads (glibc's clone3 gets ENOSYS and it falls back to clone).
+    let jobs = "true & wait; echo bg=$?; (sleep 0.1; echo sub) & wait";
+    assert_eq!(inside(&all, jobs), "bg=0\nsub\n");
+    let perl_threads = [
+        "perl",
+        "-Mthreads",
+        "-e",
+        "print threads->create(sub { 42 })->join",
+    ];
+    if std::process::Command::new(perl_threads[0])
+        .args(&perl_threads[1..])
+        .output()
+        .is_ok_and(|o| o.stdout == b"42")
+    {
+        let mut args = vec!["run", "--upto", "8"];
+        args.extend_from_slice(&all);
+        args.push("--");
+        args.extend_from_slice(&perl_threads);
+        let out = run(&args);
+        assert_eq!(
+            stdout(&out),
+            "42",
+            "a thread started: {}",
+            common::stderr(&out)
+        );
+    } else {
+        eprintln!("skipped: the thread check needs perl with threads");
+    }
 }
 
 #[test]

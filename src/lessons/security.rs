@@ -9,7 +9,7 @@ use crate::events::{self, Event, GridRow, Where};
 use crate::ns::Kind;
 use crate::observe;
 use crate::security::Layers;
-use crate::ui;
+use crate::{sys, ui};
 
 /// Three harmless actions only root may take, each confined to the
 /// container's own mount namespace.
@@ -61,6 +61,19 @@ const COLUMNS: [(&str, Layers); 5] = [
             seccomp: true,
         },
     ),
+];
+
+/// The row no command gives: the container's first process makes the raw
+/// clone(2) system call itself, asking for a user and a network namespace.
+const CLONE: &str = "clone";
+
+/// Each row of the results table: the action's name in the script, and
+/// how the table shows it.
+const ROWS: [(&str, &str); 4] = [
+    ("mount", "mount"),
+    ("mknod", "mknod"),
+    ("unshare", "unshare --net"),
+    (CLONE, "clone(USER|NET)"),
 ];
 
 const STATUS: [&str; 3] = ["grep", "-E", "^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):"];
@@ -117,6 +130,7 @@ pub fn steps(s: &mut Session) -> Step {
         Where::Inside,
         &format!("SCRIPT={}", shell_words(std::slice::from_ref(&script))),
     );
+    s.say("probe");
     let results = layered_runs(s, &script)?;
     s.say("results");
     events::emit(grid(&results));
@@ -126,10 +140,11 @@ pub fn steps(s: &mut Session) -> Step {
             .find(|(a, _)| *a == action)
             .is_some_and(|(_, ok)| *ok)
     };
+    let refuses_all = |column: usize| ROWS.iter().all(|(a, _)| !cell(a, column));
     if !s.has(Kind::User) {
         s.check(
             cell("mount", 0) && !cell("mount", 1) && !cell("unshare", 1),
-            "dropping capabilities stopped the mount and the new namespace",
+            "dropping capabilities stopped the mount and unshare --net",
             "the capability drop did not change the outcome",
         );
         s.check(
@@ -139,11 +154,38 @@ pub fn steps(s: &mut Session) -> Step {
         );
     }
     s.check(
-        cell("mount", 0) && ["mount", "mknod", "unshare"].iter().all(|a| !cell(a, 4)),
-        "with every capability still there, the filter alone refused all three system calls",
+        !cell(CLONE, 3) && !cell(CLONE, 4),
+        "the filter refused the raw clone, with capabilities and without",
+        "the raw clone got past the filter",
+    );
+    s.check(
+        cell("mount", 0) && refuses_all(4),
+        "with every capability still there, the filter alone refused every action",
         "the filter alone let something through",
     );
-    s.say("reading");
+    // What the table shows, column by column, in the words that fit it.
+    if cell("mount", 0) && !cell("mount", 1) && cell("unshare", 0) && !cell("unshare", 1) {
+        s.say("caps_stopped");
+    }
+    match (cell(CLONE, 0), cell(CLONE, 1)) {
+        (true, true) => s.say("caps_userns"),
+        (true, false) => s.say("caps_userns_restricted"),
+        _ => {}
+    }
+    if cell("mknod", 1) && cell("mknod", 2) {
+        s.say("mknod_kept");
+    } else if !cell("mknod", 0) && s.has(Kind::User) {
+        s.say("mknod_userns");
+    }
+    if ROWS.iter().all(|(a, _)| cell(a, 1) == cell(a, 2)) {
+        s.say("nnp_same");
+    }
+    if refuses_all(3) {
+        s.say("filter_all");
+    }
+    if refuses_all(4) && ROWS.iter().any(|(a, _)| cell(a, 0)) {
+        s.say("filter_alone");
+    }
     s.pause()?;
 
     s.heading("Where the kernel shows the layers");
@@ -210,8 +252,8 @@ fn capture(s: &Session, layers: &Layers, argv: &[String]) -> Result<observe::Cap
 type Results = Vec<Vec<(&'static str, bool)>>;
 
 // ANCHOR: layered_runs
-/// Run the script in a fresh container per column; for each action, did it
-/// succeed?
+/// Run the script in a fresh container per column, and the raw clone in
+/// another; for each action, did it succeed?
 fn layered_runs(s: &Session, script: &str) -> Result<Results> {
     let argv = vec!["sh".to_string(), "-c".into(), script.to_string()];
     let mut results = Vec::new();
@@ -220,16 +262,32 @@ fn layered_runs(s: &Session, script: &str) -> Result<Results> {
         let line = run_line(s, &layers, &shown).replace("'$SCRIPT'", "\"$SCRIPT\"");
         s.show_command(Where::Host, &line);
         let out = capture(s, &layers, &argv)?;
-        let column = ACTIONS
+        let mut column: Vec<(&'static str, bool)> = ACTIONS
             .iter()
             .map(|(name, _)| {
                 let ok = out.text.lines().any(|l| l == format!("{name}=0"));
                 (*name, ok)
             })
             .collect();
+        ui::check_interrupt()?;
+        let mut spec = s.spec.clone();
+        spec.layers = layers;
+        let clone = container::run_probe(&spec, clone_probe)?;
+        column.push((CLONE, clone == "done"));
         results.push(column);
     }
     Ok(results)
+}
+
+/// The probe: the container's first process, with its layers on, asks the
+/// kernel for a user and a network namespace by clone(2) itself.
+fn clone_probe() -> Result<String> {
+    Ok(
+        match sys::clone_raw(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) {
+            Ok(()) => "done".into(),
+            Err(e) => format!("refused: {}", e.desc()),
+        },
+    )
 }
 // ANCHOR_END: layered_runs
 
@@ -237,14 +295,16 @@ fn layered_runs(s: &Session, script: &str) -> Result<Results> {
 fn grid(results: &Results) -> Event {
     Event::Grid {
         columns: COLUMNS.iter().map(|(title, _)| title.to_string()).collect(),
-        rows: ACTIONS
+        rows: ROWS
             .iter()
-            .enumerate()
-            .map(|(row, (name, _))| GridRow {
-                label: name.to_string(),
+            .map(|(name, label)| GridRow {
+                label: label.to_string(),
                 cells: results
                     .iter()
-                    .map(|column| if column[row].1 { "done" } else { "refused" }.to_string())
+                    .map(|column| {
+                        let ok = column.iter().any(|(a, ok)| a == name && *ok);
+                        if ok { "done" } else { "refused" }.to_string()
+                    })
                     .collect(),
             })
             .collect(),

@@ -16,7 +16,7 @@ mod setup;
 mod signals;
 
 pub use acl::access_acl;
-pub use demos::{chroot_escape, fork_sleepers, msg_queue_create, msg_queue_remove};
+pub use demos::{chroot_escape, clone_raw, fork_sleepers, msg_queue_create, msg_queue_remove};
 pub use keeper::{become_subreaper, enter_on_spawn, kill_adopted};
 pub use plan::{Call, Recorder};
 pub use process::{
