@@ -257,8 +257,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_new_privs: bool,
 
-    /// Install a seccomp filter that refuses mount, unshare, setns, mknod,
-    /// module loading, reboot and similar calls with EPERM.
+    /// Install a seccomp filter that refuses new namespaces (clone and
+    /// unshare by their flags; clone3 with ENOSYS), mount and the new mount
+    /// API, setns, mknod, module loading, reboot and similar calls.
     #[arg(long)]
     pub seccomp: bool,
 
