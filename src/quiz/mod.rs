@@ -64,6 +64,21 @@ impl Asked {
         }
     }
 
+    /// The same question with its choices in an order of `rng`'s making,
+    /// the right one followed to its new place. Typed questions are left
+    /// as they are.
+    pub fn shuffled(mut self, rng: &mut fastrand::Rng) -> Asked {
+        let Expect::Choice(right) = self.expect else {
+            return self;
+        };
+        let mut order: Vec<usize> = (0..self.choices.len()).collect();
+        rng.shuffle(&mut order);
+        let old = std::mem::take(&mut self.choices);
+        self.choices = order.iter().map(|&i| old[i].clone()).collect();
+        self.expect = Expect::Choice(order.iter().position(|&i| i == right).unwrap_or(right));
+        self
+    }
+
     /// The right answer, in words.
     pub fn answer(&self) -> String {
         match &self.expect {
@@ -216,6 +231,7 @@ fn print_question(q: &Asked, number: usize, total: usize) {
         for line in layout::wrap_output(shown, width, "  ") {
             outln!("{line}");
         }
+        outln!();
     }
     for line in layout::prose(&q.text, width) {
         outln!("{line}");
@@ -303,14 +319,17 @@ fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
             let lesson = lessons::find(selector)?;
             let mut asked = bank::for_lesson(lesson)?;
             // A lesson's questions follow the lesson, unless a seed asks
-            // for a shuffle.
+            // for a shuffle; their choices are shuffled either way.
             if args.seed.is_some() {
                 rng.shuffle(&mut asked);
             }
             if let Some(count) = args.count {
                 asked.truncate(count as usize);
             }
-            Ok((lesson.name.to_string(), Questions::Bank(asked)))
+            Ok((
+                lesson.name.to_string(),
+                Questions::Bank(shuffled(asked, &mut rng)),
+            ))
         }
         None => {
             let mut asked = Vec::new();
@@ -319,9 +338,16 @@ fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
             }
             rng.shuffle(&mut asked);
             asked.truncate(args.count.unwrap_or(10) as usize);
-            Ok(("course".into(), Questions::Bank(asked)))
+            Ok(("course".into(), Questions::Bank(shuffled(asked, &mut rng))))
         }
     }
+}
+
+/// Every question's choices in an order of this quiz's own: the right
+/// answer is not where the bank (or the key) has it, and `--seed` repeats
+/// the order exactly.
+fn shuffled(asked: Vec<Asked>, rng: &mut fastrand::Rng) -> Vec<Asked> {
+    asked.into_iter().map(|q| q.shuffled(rng)).collect()
 }
 
 // ANCHOR: run
