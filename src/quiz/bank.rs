@@ -2,6 +2,9 @@
 //! the binary like the prose. Each question is multiple choice (`choices`
 //! and the 1-based `answer`) or typed (`accept`: the answers taken as
 //! right; with `kinds = true`, a set of namespace kinds in any order).
+//! A scenario question also has `shown`: the output the learner looks at
+//! (a `readlink` pair, an error message), printed above the question as
+//! program output.
 
 use serde::Deserialize;
 
@@ -19,6 +22,8 @@ pub struct Bank {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
+    /// Output to look at first (a scenario question).
+    pub shown: Option<String>,
     pub ask: String,
     #[serde(default)]
     pub choices: Vec<String>,
@@ -50,6 +55,17 @@ impl Bank {
             if q.ask.trim().is_empty() || q.explain.trim().is_empty() {
                 return Err(format!("question {n} needs `ask` and `explain`"));
             }
+            if q.shown.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(format!("question {n} has an empty `shown`"));
+            }
+            for (i, choice) in q.choices.iter().enumerate() {
+                if choice.trim().is_empty() || q.choices[..i].contains(choice) {
+                    return Err(format!(
+                        "question {n}: choice {} is empty or repeats another",
+                        i + 1
+                    ));
+                }
+            }
         }
         Ok(bank)
     }
@@ -63,7 +79,7 @@ impl Question {
             None => Expect::Text(self.accept.clone()),
         };
         Asked {
-            shown: None,
+            shown: self.shown.as_ref().map(|s| s.trim_end().to_string()),
             text: self.ask.clone(),
             choices: self.choices.clone(),
             expect,
@@ -149,6 +165,8 @@ mod tests {
             "[[question]]\nask = \"?\"\nchoices = [\"a\"]\nanswer = 1\nexplain = \"x\"",
             "[[question]]\nask = \"?\"\naccept = [\"a\"]\nexplain = \"\"",
             "[[question]]\nask = \"?\"\naccept = [\"a\"]\nexplain = \"x\"\nextra = 1",
+            "[[question]]\nask = \"?\"\nchoices = [\"a\", \"a\"]\nanswer = 1\nexplain = \"x\"",
+            "[[question]]\nshown = \" \"\nask = \"?\"\naccept = [\"a\"]\nexplain = \"x\"",
             "not toml at all [",
         ] {
             assert!(Bank::parse(bad).is_err(), "{bad}");
