@@ -152,6 +152,21 @@ fn the_net_inode_question_is_explained_fully() {
 }
 
 #[test]
+fn scenario_output_is_shown_above_its_question() {
+    let mut seen = String::new();
+    converse(learnns(&["quiz", "--lesson", "pid"]), |screen| {
+        if screen.contains("Cannot allocate memory") {
+            seen = screen.to_string();
+            return "q".into();
+        }
+        "1".into()
+    });
+    let shown = seen.find("bash: fork: Cannot allocate memory").unwrap();
+    let question = seen.find("What happened").unwrap();
+    assert!(shown < question, "{seen}");
+}
+
+#[test]
 fn choices_are_shuffled_and_a_seed_repeats_their_order() {
     let uts = bank("uts");
     let mut places = std::collections::BTreeSet::new();

@@ -140,7 +140,10 @@ mod tests {
         let q = bank
             .questions
             .iter()
-            .find(|q| q.ask.contains("net:[4026532421]") && q.ask.contains("net:[4026531992]"))
+            .find(|q| {
+                let shown = q.shown.as_deref().unwrap_or_default();
+                shown.contains("net:[4026532421]") && shown.contains("net:[4026531992]")
+            })
             .expect("the net inode question");
         let right = &q.choices[q.answer.unwrap() - 1];
         assert!(right.contains("different network namespaces"), "{right}");
