@@ -239,6 +239,19 @@ fn a_seed_repeats_a_quiz_exactly() {
 }
 
 #[test]
+fn the_readme_script_scores_full_marks() {
+    // README, "Quiz and progress": a seed fixes the choices' order, so the
+    // script's choice number stays right.
+    let readme = include_str!("../README.md");
+    assert!(readme.contains("printf '3\\n--uts\\n' | learnns quiz --lesson 1 --count 2 --seed 39"));
+    let out = quiz_with(
+        &["quiz", "--lesson", "1", "--count", "2", "--seed", "39"],
+        "3\n--uts\n",
+    );
+    assert!(stdout(&out).contains("Score: 2 of 2"), "{}", stdout(&out));
+}
+
+#[test]
 fn on_a_terminal_arrow_keys_choose() {
     // Lesson 1: a multiple-choice question, then a typed one. The right
     // choice is wherever this quiz shuffled it: read it off the screen.
