@@ -24,17 +24,78 @@ fn bank(name: &str) -> Vec<toml::Table> {
         .collect()
 }
 
-/// A right (or a wrong) answer to a bank question, as a learner types it.
-fn answer(q: &toml::Table, right: bool) -> String {
-    match (q.get("answer"), q.get("choices")) {
-        (Some(a), Some(choices)) => {
-            let a = a.as_integer().unwrap();
-            let n = choices.as_array().unwrap().len() as i64;
-            if right { a } else { a % n + 1 }.to_string()
+/// Text without white space or backticks: the same however the quiz
+/// wrapped it (code spans lose their backticks on screen).
+fn squashed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '`')
+        .collect()
+}
+
+/// The numbered choices of the last question printed in `screen` (before
+/// its prompt), joined up again where they were wrapped.
+fn printed_choices(screen: &str) -> Vec<String> {
+    let question = &screen[screen.rfind("Question ").expect("a question")..];
+    let mut choices: Vec<String> = Vec::new();
+    for line in question.lines().map(|l| l.trim_end_matches('\r')) {
+        let numbered = line
+            .strip_prefix("    ")
+            .and_then(|rest| rest.split_once(") "))
+            .filter(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if let Some((n, text)) = numbered
+            && n.parse::<usize>() == Ok(choices.len() + 1)
+        {
+            choices.push(text.to_string());
+        } else if !choices.is_empty() && line.starts_with("       ") {
+            let last = choices.last_mut().unwrap();
+            last.push(' ');
+            last.push_str(line.trim());
+        } else if !choices.is_empty() {
+            break;
         }
-        _ if right => q["accept"][0].as_str().unwrap().to_string(),
-        _ => "certainly not this".to_string(),
     }
+    choices
+}
+
+/// The number of the bank question's right choice where this quiz printed
+/// it (the quiz shuffles the choices).
+fn right_number(q: &toml::Table, screen: &str) -> usize {
+    let choices = q["choices"].as_array().unwrap();
+    let right = choices[q["answer"].as_integer().unwrap() as usize - 1]
+        .as_str()
+        .unwrap();
+    let printed = printed_choices(screen);
+    assert_eq!(printed.len(), choices.len(), "{screen}");
+    1 + printed
+        .iter()
+        .position(|c| squashed(c) == squashed(right))
+        .unwrap_or_else(|| panic!("`{right}` is not among the choices:\n{screen}"))
+}
+
+/// A right (or a wrong) answer to a bank question, as a learner types it
+/// after reading the question on `screen`.
+fn answer(q: &toml::Table, screen: &str, right: bool) -> String {
+    match q.get("choices") {
+        Some(choices) => {
+            let n = choices.as_array().unwrap().len();
+            let r = right_number(q, screen);
+            if right { r } else { r % n + 1 }.to_string()
+        }
+        None if right => q["accept"][0].as_str().unwrap().to_string(),
+        None => "certainly not this".to_string(),
+    }
+}
+
+/// The bank question a quiz printed last, by its number: without a seed a
+/// lesson's questions come in the bank's order.
+fn asked<'a>(questions: &'a [toml::Table], screen: &str) -> (usize, &'a toml::Table) {
+    let header = &screen[screen.rfind("Question ").unwrap() + "Question ".len()..];
+    let n: usize = header
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    (n - 1, &questions[n - 1])
 }
 
 fn quiz_with(args: &[&str], input: &str) -> std::process::Output {
@@ -44,20 +105,18 @@ fn quiz_with(args: &[&str], input: &str) -> std::process::Output {
 #[test]
 fn scripted_answers_are_scored_exactly() {
     let questions = bank("net");
-    let all_right: String = questions.iter().map(|q| answer(q, true) + "\n").collect();
-    let out = quiz_with(&["quiz", "--lesson", "5"], &all_right);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
     let n = questions.len();
+    let text = converse(learnns(&["quiz", "--lesson", "5"]), |screen| {
+        let (_, q) = asked(&questions, screen);
+        answer(q, screen, true)
+    });
     assert!(text.contains(&format!("Score: {n} of {n}")), "{text}");
     // Every third answer wrong: exactly those are marked.
-    let mixed: String = questions
-        .iter()
-        .enumerate()
-        .map(|(i, q)| answer(q, i % 3 != 0) + "\n")
-        .collect();
-    let text = stdout(&quiz_with(&["quiz", "--lesson", "net"], &mixed));
-    let wrong = questions.len().div_ceil(3);
+    let text = converse(learnns(&["quiz", "--lesson", "net"]), |screen| {
+        let (i, q) = asked(&questions, screen);
+        answer(q, screen, i % 3 != 0)
+    });
+    let wrong = n.div_ceil(3);
     assert_eq!(text.matches("✗ not quite").count(), wrong, "{text}");
     assert!(
         text.contains(&format!("Score: {} of {n}", n - wrong)),
@@ -70,7 +129,16 @@ fn scripted_answers_are_scored_exactly() {
 #[test]
 fn the_net_inode_question_is_explained_fully() {
     let questions = bank("net");
-    let input: String = questions.iter().map(|q| answer(q, false) + "\n").collect();
+    let input: String = questions
+        .iter()
+        .map(|q| {
+            if q.contains_key("choices") {
+                "1\n"
+            } else {
+                "x\n"
+            }
+        })
+        .collect();
     let text = stdout(&quiz_with(&["quiz", "--lesson", "5"], &input));
     assert!(text.contains("net:[4026532421]") && text.contains("net:[4026531992]"));
     for must in [
@@ -81,6 +149,46 @@ fn the_net_inode_question_is_explained_fully() {
     ] {
         assert!(text.contains(must), "{must} in:\n{text}");
     }
+}
+
+#[test]
+fn scenario_output_is_shown_above_its_question() {
+    let mut seen = String::new();
+    converse(learnns(&["quiz", "--lesson", "pid"]), |screen| {
+        if screen.contains("Cannot allocate memory") {
+            seen = screen.to_string();
+            return "q".into();
+        }
+        "1".into()
+    });
+    let shown = seen.find("bash: fork: Cannot allocate memory").unwrap();
+    let question = seen.find("What happened").unwrap();
+    assert!(shown < question, "{seen}");
+}
+
+#[test]
+fn choices_are_shuffled_and_a_seed_repeats_their_order() {
+    let uts = bank("uts");
+    let mut places = std::collections::BTreeSet::new();
+    for seed in 1..=30 {
+        let seed = seed.to_string();
+        let args = ["quiz", "--lesson", "1", "--count", "1", "--seed", &seed];
+        let screen = stdout(&quiz_with(&args, ""));
+        assert_eq!(screen, stdout(&quiz_with(&args, "")), "seed {seed}");
+        // With a seed the questions are shuffled too: a typed one tells
+        // nothing about choices.
+        let first = uts.iter().find(|q| {
+            q.contains_key("choices")
+                && squashed(&screen).contains(&squashed(q["ask"].as_str().unwrap()))
+        });
+        if let Some(q) = first {
+            places.insert(right_number(q, &screen));
+        }
+    }
+    assert!(
+        places.len() > 2,
+        "the right choice hardly moves: {places:?}"
+    );
 }
 
 #[test]
@@ -131,11 +239,29 @@ fn a_seed_repeats_a_quiz_exactly() {
 }
 
 #[test]
+fn the_readme_script_scores_full_marks() {
+    // README, "Quiz and progress": a seed fixes the choices' order, so the
+    // script's choice number stays right.
+    let readme = include_str!("../README.md");
+    assert!(readme.contains("printf '3\\n--uts\\n' | learnns quiz --lesson 1 --count 2 --seed 39"));
+    let out = quiz_with(
+        &["quiz", "--lesson", "1", "--count", "2", "--seed", "39"],
+        "3\n--uts\n",
+    );
+    assert!(stdout(&out).contains("Score: 2 of 2"), "{}", stdout(&out));
+}
+
+#[test]
 fn on_a_terminal_arrow_keys_choose() {
-    // Lesson 1: the first answer is the second choice, then a typed one.
+    // Lesson 1: a multiple-choice question, then a typed one. The right
+    // choice is wherever this quiz shuffled it: read it off the screen.
+    let uts = bank("uts");
     let mut term = OnTerminal::start(&["quiz", "--lesson", "1", "--count", "2"]);
     term.wait_for("↑/↓ and Enter", 1);
-    term.press(b"\x1b[B");
+    let screen = term.seen[..term.seen.find("↑/↓ and Enter").unwrap()].to_string();
+    for _ in 1..right_number(&uts[0], &screen) {
+        term.press(b"\x1b[B");
+    }
     term.press(b"\r");
     term.wait_for("✓ right.", 1);
     term.wait_for("your answer", 1);
@@ -163,8 +289,12 @@ fn progress_is_kept_and_shown_on_the_course_map() {
             .success()
     );
     let questions = bank("intro");
-    let right: String = questions.iter().map(|q| answer(q, true) + "\n").collect();
-    with_state(&["quiz", "--lesson", "0"], &right);
+    let mut quiz = learnns(&["quiz", "--lesson", "0"]);
+    quiz.env("XDG_STATE_HOME", &dir);
+    converse(quiz, |screen| {
+        let (_, q) = asked(&questions, screen);
+        answer(q, screen, true)
+    });
     let map = stdout(&with_state(&[], ""));
     let n = questions.len();
     assert!(
@@ -208,8 +338,8 @@ fn under_sudo_progress_belongs_to_the_invoking_user() {
 }
 
 /// Drive a plain-mode quiz: read up to each prompt, answer from `decide`.
-fn converse(args: &[&str], mut decide: impl FnMut(&str) -> String) -> String {
-    let mut child = learnns(args)
+fn converse(mut command: std::process::Command, mut decide: impl FnMut(&str) -> String) -> String {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -253,6 +383,16 @@ fn pids(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The number of the printed choice that starts with `start`.
+fn choose(screen: &str, start: &str) -> String {
+    let printed = printed_choices(screen);
+    let i = printed
+        .iter()
+        .position(|c| c.starts_with(start))
+        .unwrap_or_else(|| panic!("no choice starts with {start}:\n{screen}"));
+    (i + 1).to_string()
+}
+
 #[test]
 fn live_questions_are_graded_against_the_kernel() {
     if !privileged() {
@@ -261,7 +401,8 @@ fn live_questions_are_graded_against_the_kernel() {
     // Answer every question from what the kernel says right now, without
     // trusting learnns: all must be graded right.
     let kinds = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"];
-    let text = converse(&["quiz", "--live", "--count", "5", "--seed", "11"], |q| {
+    let live = learnns(&["quiz", "--live", "--count", "5", "--seed", "11"]);
+    let text = converse(live, |q| {
         let ask = q.lines().filter(|l| !l.contains('│')).collect::<String>();
         let named = pids(&ask);
         if ask.contains("In which namespace kinds") {
@@ -277,19 +418,11 @@ fn live_questions_are_graded_against_the_kernel() {
                 differ.join(" ")
             }
         } else if ask.contains("127.0.0.1:8080") {
-            if link(&named[0], "net") == link(&named[1], "net") {
-                "1"
-            } else {
-                "2"
-            }
-            .into()
+            let same = link(&named[0], "net") == link(&named[1], "net");
+            choose(q, if same { "Yes" } else { "No" })
         } else if ask.contains("hostname box") {
-            if link(&named[0], "uts") == link(&named[1], "uts") {
-                "2"
-            } else {
-                "1"
-            }
-            .into()
+            let same = link(&named[0], "uts") == link(&named[1], "uts");
+            choose(q, if same { "It becomes box" } else { "Nothing" })
         } else if ask.contains("NSpid")
             || ask.contains("Which PID does `ps`")
             || ask.contains("Which PID does ps")

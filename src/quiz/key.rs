@@ -26,7 +26,7 @@ pub fn render(chosen: &[&Lesson]) -> Result<String> {
     let _ = writeln!(md, "# learnns quiz: answer key\n");
     let _ = writeln!(
         md,
-        "Questions in the order `learnns quiz --lesson N` asks them; the right choice is marked **(right)**.\n"
+        "Questions in the order `learnns quiz --lesson N` asks them; the right choice is marked **(right)**. Choices are listed in the bank's order: a quiz shuffles them, so on a learner's screen the right one may have another number (the same for everyone who uses the same `--seed`).\n"
     );
     for lesson in chosen {
         let bank = super::bank::of_lesson(lesson)?;
@@ -44,6 +44,10 @@ pub fn render(chosen: &[&Lesson]) -> Result<String> {
 
 fn entry(md: &mut String, number: usize, q: &Question) {
     let _ = writeln!(md, "### Question {number}\n");
+    if let Some(shown) = &q.shown {
+        let fence = "`".repeat(longest_run(shown, '`').max(2) + 1);
+        let _ = writeln!(md, "{fence}\n{}\n{fence}\n", shown.trim_end());
+    }
     let _ = writeln!(md, "{}\n", q.ask.trim());
     match q.answer {
         Some(right) => {
@@ -77,10 +81,15 @@ fn entry(md: &mut String, number: usize, q: &Question) {
     let _ = writeln!(md, "**Why:** {}\n", q.explain.trim());
 }
 
+/// The longest run of `c` in `text`.
+fn longest_run(text: &str, c: char) -> usize {
+    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
+}
+
 /// Text as a Markdown code span, whatever backticks it holds.
 fn code(text: &str) -> String {
     let text = if text.is_empty() { "(nothing)" } else { text };
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let longest = longest_run(text, '`');
     let fence = "`".repeat(longest + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
         " "

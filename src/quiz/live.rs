@@ -97,7 +97,8 @@ impl Live {
     /// Question `i` (from 0), about processes started for it now.
     pub fn question(&mut self, i: usize) -> Result<Asked> {
         let template = self.order[i % self.order.len()];
-        make(template, &mut self.rng, &mut self.keep)
+        let asked = make(template, &mut self.rng, &mut self.keep)?;
+        Ok(asked.shuffled(&mut self.rng))
     }
 }
 

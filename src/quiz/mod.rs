@@ -64,6 +64,21 @@ impl Asked {
         }
     }
 
+    /// The same question with its choices in an order of `rng`'s making,
+    /// the right one followed to its new place. Typed questions are left
+    /// as they are.
+    pub fn shuffled(mut self, rng: &mut fastrand::Rng) -> Asked {
+        let Expect::Choice(right) = self.expect else {
+            return self;
+        };
+        let mut order: Vec<usize> = (0..self.choices.len()).collect();
+        rng.shuffle(&mut order);
+        let old = std::mem::take(&mut self.choices);
+        self.choices = order.iter().map(|&i| old[i].clone()).collect();
+        self.expect = Expect::Choice(order.iter().position(|&i| i == right).unwrap_or(right));
+        self
+    }
+
     /// The right answer, in words.
     pub fn answer(&self) -> String {
         match &self.expect {
@@ -75,14 +90,56 @@ impl Asked {
     }
 }
 
-/// Lower case, no surrounding quotes or backticks, single spaces.
+/// A typed answer without what does not change its meaning: surrounding
+/// spaces, quotes and backticks, a shell prompt (`$ `, `# `) or `sudo` in
+/// front, repeated spaces, case (except in short options, where `-U` and
+/// `-u` differ), a trailing `/` on a path, and the way a PID is written in
+/// a `/proc` path (`/proc/PID/`, `/proc/[pid]/`, `/proc/self/`, `/proc/42/`).
 pub fn normalize(text: &str) -> String {
-    text.trim()
+    let text = text
+        .trim()
         .trim_matches(|c| matches!(c, '`' | '"' | '\''))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+        .trim();
+    let text = ["$ ", "# "]
+        .iter()
+        .find_map(|prompt| text.strip_prefix(prompt))
+        .unwrap_or(text)
+        .trim_start();
+    let mut words: Vec<String> = text.split_whitespace().map(word).collect();
+    if words.len() > 1 && words[0] == "sudo" {
+        words.remove(0);
+    }
+    words.join(" ")
+}
+
+/// One word of a typed answer, normalized.
+fn word(word: &str) -> String {
+    let short_option = word.starts_with('-') && !word.starts_with("--");
+    if short_option {
+        return word.to_string();
+    }
+    let mut word = word.to_lowercase();
+    if word.len() > 1 && word.starts_with('/') {
+        word = word.trim_end_matches('/').to_string();
+        if word.is_empty() {
+            word.push('/');
+        }
+    }
+    if let Some(rest) = word.strip_prefix("/proc/") {
+        let (pid, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let placeholder = matches!(
+            pid,
+            "pid" | "[pid]" | "<pid>" | "$pid" | "${pid}" | "{pid}" | "self" | "$$"
+        ) || (!pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()));
+        if placeholder {
+            word = if tail.is_empty() {
+                "/proc/pid".to_string()
+            } else {
+                format!("/proc/pid/{tail}")
+            };
+        }
+    }
+    word
 }
 
 /// A set of namespace kinds written any way: `net, uts`, `UTS net`,
@@ -216,6 +273,7 @@ fn print_question(q: &Asked, number: usize, total: usize) {
         for line in layout::wrap_output(shown, width, "  ") {
             outln!("{line}");
         }
+        outln!();
     }
     for line in layout::prose(&q.text, width) {
         outln!("{line}");
@@ -303,14 +361,17 @@ fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
             let lesson = lessons::find(selector)?;
             let mut asked = bank::for_lesson(lesson)?;
             // A lesson's questions follow the lesson, unless a seed asks
-            // for a shuffle.
+            // for a shuffle; their choices are shuffled either way.
             if args.seed.is_some() {
                 rng.shuffle(&mut asked);
             }
             if let Some(count) = args.count {
                 asked.truncate(count as usize);
             }
-            Ok((lesson.name.to_string(), Questions::Bank(asked)))
+            Ok((
+                lesson.name.to_string(),
+                Questions::Bank(shuffled(asked, &mut rng)),
+            ))
         }
         None => {
             let mut asked = Vec::new();
@@ -319,9 +380,16 @@ fn topic(args: &QuizArgs) -> Result<(String, Questions)> {
             }
             rng.shuffle(&mut asked);
             asked.truncate(args.count.unwrap_or(10) as usize);
-            Ok(("course".into(), Questions::Bank(asked)))
+            Ok(("course".into(), Questions::Bank(shuffled(asked, &mut rng))))
         }
     }
+}
+
+/// Every question's choices in an order of this quiz's own: the right
+/// answer is not where the bank (or the key) has it, and `--seed` repeats
+/// the order exactly.
+fn shuffled(asked: Vec<Asked>, rng: &mut fastrand::Rng) -> Vec<Asked> {
+    asked.into_iter().map(|q| q.shuffled(rng)).collect()
 }
 
 // ANCHOR: run
@@ -409,6 +477,31 @@ mod tests {
         assert!(q.is_right(&Response::Text("  `Unshare   --UTS` ".into())));
         assert!(!q.is_right(&Response::Text("unshare".into())));
         assert!(!q.is_right(&Response::Choice(0)));
+    }
+
+    #[test]
+    fn typed_answers_tolerate_harmless_variants_only() {
+        let path = typed(Expect::Text(vec!["/proc/PID/uid_map".into()]));
+        for yes in [
+            "/proc/PID/uid_map/",
+            "/proc/4242/uid_map",
+            "/proc/self/uid_map",
+            "/proc/[pid]/uid_map",
+            "$ /proc/<pid>/uid_map",
+        ] {
+            assert!(path.is_right(&Response::Text(yes.into())), "{yes}");
+        }
+        assert!(!path.is_right(&Response::Text("/proc/PID/gid_map".into())));
+        let option = typed(Expect::Text(vec!["-U".into(), "--user".into()]));
+        assert!(option.is_right(&Response::Text("sudo -U".into())));
+        assert!(option.is_right(&Response::Text("--USER".into())));
+        // -u is another option (uts): case matters in short options.
+        assert!(!option.is_right(&Response::Text("-u".into())));
+        let root = typed(Expect::Text(vec!["0::/".into()]));
+        assert!(root.is_right(&Response::Text(" `0::/` ".into())));
+        assert!(!root.is_right(&Response::Text("0::".into())));
+        let slash = typed(Expect::Text(vec!["/".into()]));
+        assert!(slash.is_right(&Response::Text("/".into())));
     }
 
     #[test]
