@@ -143,7 +143,8 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct QuizArgs {
-    /// Only questions on this lesson (number or name), in the lesson's order.
+    /// Only questions on this lesson (number or name), in the lesson's order
+    /// (shuffled too with --seed).
     #[arg(long, value_name = "LESSON", conflicts_with = "live")]
     pub lesson: Option<String>,
 
