@@ -117,8 +117,6 @@ pub fn steps(s: &mut Session) -> Step {
         &format!("inside, the only route is {subnet}; there is no default route"),
         "the container has other routes",
     );
-    s.pause()?;
-
     s.say("dns");
     s.pause()?;
 
