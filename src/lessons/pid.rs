@@ -69,11 +69,6 @@ pub fn steps(s: &mut Session) -> Step {
     }
     s.pause()?;
 
-    s.heading("unshare --pid without --fork");
-    s.say("no_fork");
-    no_fork(s)?;
-    s.pause()?;
-
     s.heading("One process, two numbers");
     s.say("nspid");
     let init = s.start_container()?.pid.as_raw();
@@ -92,6 +87,11 @@ pub fn steps(s: &mut Session) -> Step {
             &format!("NSpid was {numbers:?}"),
         );
     }
+    s.pause()?;
+
+    s.heading("unshare --pid without --fork");
+    s.say("no_fork");
+    no_fork(s)?;
     s.pause()?;
 
     s.heading("ps inside the container");
