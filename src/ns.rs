@@ -79,7 +79,7 @@ pub const KINDS: [KindInfo; 8] = [
         util_flag: "--pid",
         isolates: "process ID numbers: who is PID 1",
         when_different: "it numbers processes from 1 and cannot signal processes it cannot see",
-        when_shared: "same process numbers: it sees and can signal host processes",
+        when_shared: "same process numbers: it sees host processes, and may signal them as kill(2) permits",
         meaning: "they number processes differently and one may not see (or signal) the other at all; `grep NSpid /proc/{a}/status` shows {a}'s numbers in each namespace it is in",
     },
     KindInfo {
@@ -100,9 +100,9 @@ pub const KINDS: [KindInfo; 8] = [
         clone_flag_name: "CLONE_NEWIPC",
         util_flag: "--ipc",
         isolates: "System V IPC objects and POSIX message queues",
-        when_different: "it cannot see or touch the host's message queues, semaphores or shared memory",
+        when_different: "it cannot see the host's System V queues, semaphores and shared memory, nor its POSIX queues",
         when_shared: "same IPC objects as the host",
-        meaning: "message queues, semaphores and shared memory made by one are invisible to the other; list {a}'s with `nsenter -t {a} -i ipcs`",
+        meaning: "System V message queues, semaphores and shared memory, and POSIX message queues, made by one are invisible to the other; list {a}'s System V objects with `nsenter -t {a} -i ipcs`. POSIX shared memory and semaphores are files in /dev/shm, so the mount namespace, not this one, decides whether they share those",
     },
     KindInfo {
         kind: Kind::Uts,

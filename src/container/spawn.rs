@@ -45,8 +45,9 @@ const NOT_FOUND: u8 = b'N';
 
 // ANCHOR: spawn
 /// Clone the first process into new namespaces and bring it up in lockstep:
-/// the parent writes what only the host side can (user ID maps), then lets
-/// the child set itself up; the child reports back before going on.
+/// the parent writes the user ID maps (a map of more than the caller's own
+/// ID needs privilege in the parent user namespace, which the child lacks),
+/// then lets the child set itself up; the child reports back before going on.
 pub(super) fn spawn(spec: &Spec, init: Init) -> Result<Started> {
     let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
     let (go_read, go_write) = pipe2(cloexec).map_err(|e| Error::sys("pipe", e))?;

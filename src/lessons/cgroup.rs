@@ -114,6 +114,7 @@ pub fn steps(s: &mut Session) -> Step {
         "dd was killed inside the container (status 137), and the cgroup counted it",
         &format!("dd ended with {:?}, oom_kill {kills}", dd.status),
     );
+    s.say("oom_versions");
     s.pause()?;
 
     s.links()?;

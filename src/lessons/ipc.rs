@@ -33,8 +33,8 @@ fn lists_key(ipcs: &str, key: i32) -> bool {
 }
 
 // ANCHOR: host_queue
-/// Make a queue on the host with a key of learnns's, as `ipcmk -Q` makes
-/// one with a random key; its record is in the journal before it exists.
+/// Make a queue on the host with a key derived from this run (`ipcmk -Q`
+/// would pick a random one); its record is in the journal before it exists.
 fn host_queue() -> Result<(i32, i32, Token)> {
     let run = cleanup::RunId::current();
     for attempt in 0..cleanup::QUEUE_ATTEMPTS {

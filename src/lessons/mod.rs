@@ -116,7 +116,7 @@ pub const LESSONS: [Lesson; 10] = [
     Lesson {
         number: 2,
         name: "ipc",
-        title: "Private message queues and shared memory",
+        title: "System V IPC and message queues of its own",
         adds: Some(Kind::Ipc),
         prose: include_str!("../../lessons/ipc.md"),
         quiz: include_str!("../../lessons/ipc.toml"),

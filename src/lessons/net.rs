@@ -4,10 +4,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use super::{Session, Step};
+use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::events::{self, Where};
 use crate::icmp;
@@ -26,6 +27,24 @@ pub fn interfaces(ip_link: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// The fallback devices of the tunnel drivers: while a driver's module is
+/// loaded, the kernel adds its device to every new network namespace, DOWN
+/// (unless `net.core.fb_tunnels_only_for_init_net` says otherwise).
+pub const FALLBACK_TUNNELS: [&str; 9] = [
+    "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip_vti0", "ip6_vti0", "ip6gre0",
+];
+
+/// A fresh network namespace, as `ip link` lists it: `lo`, DOWN, and
+/// nothing else but DOWN fallback tunnels. Some(the tunnels) if so.
+pub fn fresh_stack(found: &[(String, bool)]) -> Option<Vec<String>> {
+    let lo_down = found.iter().any(|(name, up)| name == "lo" && !up);
+    let others: Vec<&(String, bool)> = found.iter().filter(|(name, _)| name != "lo").collect();
+    let all_fallback = others
+        .iter()
+        .all(|(name, up)| !up && FALLBACK_TUNNELS.contains(&name.as_str()));
+    (lo_down && all_fallback).then(|| others.iter().map(|(name, _)| name.clone()).collect())
+}
+
 // ANCHOR: steps
 pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
@@ -40,9 +59,16 @@ pub fn steps(s: &mut Session) -> Step {
     s.say("empty");
     let (_, inside) = s.observe(&["ip", "link"])?;
     let found = interfaces(&inside.text);
+    let claim = match fresh_stack(&found) {
+        Some(tunnels) if !tunnels.is_empty() => format!(
+            "inside, lo is DOWN; the other links ({}) are DOWN fallback tunnels, which the kernel adds to every new network namespace",
+            tunnels.join(", ")
+        ),
+        _ => "inside there is only lo, and it is DOWN".to_string(),
+    };
     s.check(
-        found == [("lo".to_string(), false)],
-        "inside there is only lo, and it is DOWN",
+        fresh_stack(&found).is_some(),
+        &claim,
         &format!("inside lists {found:?}"),
     );
     s.pause()?;
@@ -61,9 +87,16 @@ pub fn steps(s: &mut Session) -> Step {
         s.pause()?;
         s.heading("Routes are per namespace");
         s.skip("without the veth pair there is no route to compare: the container's table is empty, since its lo is the only link it has");
+        s.say("dns");
+        s.pause()?;
         sockets(s)?;
         s.heading("Taking the cable away");
         s.skip("there is no cable to take away");
+        s.pause()?;
+        s.heading("A namespace with no process in it");
+        s.skip("entering the kept namespace from the host (setns) needs CAP_SYS_ADMIN over it, which only root has on the host");
+        s.say("kept_after");
+        s.pause()?;
         s.links()?;
         return by_hand(s, None);
     };
@@ -78,6 +111,7 @@ pub fn steps(s: &mut Session) -> Step {
         &format!("inside, the only route is {subnet}; there is no default route"),
         "the container has other routes",
     );
+    s.say("dns");
     s.pause()?;
 
     sockets(s)?;
@@ -95,6 +129,13 @@ pub fn steps(s: &mut Session) -> Step {
         &format!("{host_end} is gone from the host"),
         "it is still there",
     );
+    s.pause()?;
+
+    s.heading("A namespace with no process in it");
+    s.say("kept");
+    kept_by_a_descriptor(s)?;
+    s.say("kept_after");
+    s.pause()?;
 
     s.links()?;
     by_hand(s, Some(subnet))
@@ -136,6 +177,7 @@ fn sockets(s: &Session) -> Step {
     s.heading("Sockets are per namespace");
     s.say("sockets");
     loopback_is_private(s)?;
+    abstract_is_private(s)?;
     s.pause()
 }
 
@@ -299,6 +341,130 @@ fn loopback_is_private(s: &Session) -> Result<()> {
 }
 // ANCHOR_END: sockets
 
+// ANCHOR: abstract
+/// Listen on an abstract Unix socket inside; connect to the same name from
+/// the host (refused: another namespace's names) and from inside.
+fn abstract_is_private(s: &Session) -> Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
+    let container = s.container()?;
+    let net = KindSet::new().with(Kind::Net);
+    // Only this container's network namespace has the name: another
+    // run's container, in a namespace of its own, may use it too.
+    let name = "learnns-lesson5".to_string();
+    let address = UnixAddr::from_abstract_name(name.as_bytes())
+        .map_err(|e| Error::io("name an abstract socket", e))?;
+    let (read_end, write_end) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let bound = address.clone();
+    let listener = container.fork_inside(net, move || {
+        let Ok(server) = UnixListener::bind_addr(&bound) else {
+            return 1;
+        };
+        let _ = nix::unistd::write(&write_end, b"1");
+        let mut fds = [nix::poll::PollFd::new(
+            server.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)) {
+            Ok(1) => server.accept().map(|_| 0).unwrap_or(1),
+            _ => 1,
+        }
+    })?;
+    let mut ready = [0u8; 1];
+    if std::io::Read::read_exact(&mut std::fs::File::from(read_end), &mut ready).is_err() {
+        crate::sys::wait_child(listener)?;
+        return Err(Error::Setup(
+            "the abstract socket inside did not start".into(),
+        ));
+    }
+    let pid = container.pid;
+    s.show_command(
+        Where::Inside,
+        &format!("nsenter -t {pid} --net -- socat ABSTRACT-LISTEN:{name} - &"),
+    );
+    s.show_command(Where::Host, &format!("socat - ABSTRACT-CONNECT:{name}"));
+    let from_host = UnixStream::connect_addr(&address);
+    events::output(format!(
+        "from the host: {}",
+        match &from_host {
+            Ok(_) => "connected".to_string(),
+            Err(e) => e.to_string(),
+        }
+    ));
+    s.show_command(
+        Where::Inside,
+        &format!("nsenter -t {pid} --net -- socat - ABSTRACT-CONNECT:{name}"),
+    );
+    let inside = container.fork_inside(net, move || {
+        UnixStream::connect_addr(&address).map(|_| 0).unwrap_or(1)
+    })?;
+    let from_inside = crate::sys::wait_child(inside)?;
+    events::output(format!(
+        "from inside: {}",
+        if from_inside { "connected" } else { "failed" }
+    ));
+    crate::sys::wait_child(listener)?;
+    s.check(
+        from_host.is_err() && from_inside,
+        &format!("the abstract name @{name} exists inside only"),
+        "the host reached the container's abstract socket",
+    );
+    Ok(())
+}
+// ANCHOR_END: abstract
+
+// ANCHOR: kept
+/// A throw-away container's network namespace, held by a descriptor of
+/// learnns's after its only process is killed, and entered through it.
+fn kept_by_a_descriptor(s: &Session) -> Result<()> {
+    let spare = Container::start(&s.spec)?;
+    let pid = spare.pid;
+    let up = [
+        "ip".to_string(),
+        "link".into(),
+        "set".into(),
+        "lo".into(),
+        "up".into(),
+    ];
+    s.show_command(Where::Inside, &spare.nsenter_line(&up));
+    let status = spare
+        .command(&up)?
+        .stdin(std::process::Stdio::null())
+        .status()
+        .map_err(|e| Error::io("ip link set lo up", e))?;
+    if !status.success() {
+        return Err(Error::Setup(
+            "ip link set lo up failed in the spare container".into(),
+        ));
+    }
+    let path = format!("/proc/{pid}/ns/net");
+    let held = std::fs::File::open(&path).map_err(|e| Error::io(format!("open {path}"), e))?;
+    let before = std::fs::read_link(&path).map_err(|e| Error::io(format!("readlink {path}"), e))?;
+    let fd = held.as_raw_fd();
+    s.show_command(Where::Host, &format!("exec {fd}< {path}"));
+    s.show_command(Where::Host, &format!("kill -KILL {pid}"));
+    crate::container::kill_process(pid);
+    drop(spare);
+    let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let through = format!("/proc/{}/fd/{fd}", std::process::id());
+    let now = std::fs::read_link(&through).ok();
+    let listing = s.host(&["nsenter", &format!("--net={through}"), "ip", "link"])?;
+    let lo_up = interfaces(&listing.text)
+        .iter()
+        .any(|(name, up)| name == "lo" && *up);
+    s.check(
+        gone && now.as_ref() == Some(&before) && lo_up,
+        &format!(
+            "PID {pid} is gone, yet {} lives on, held by descriptor {fd}, its lo still UP",
+            before.display()
+        ),
+        &format!("process gone: {gone}, the descriptor names {now:?}, lo up: {lo_up}"),
+    );
+    drop(held);
+    Ok(())
+}
+// ANCHOR_END: kept
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +476,20 @@ mod tests {
             interfaces(text),
             vec![("lo".to_string(), false), ("learnns1c".to_string(), true)]
         );
+    }
+
+    #[test]
+    fn a_fresh_stack_is_lo_down_and_fallback_tunnels() {
+        let link = |name: &str, up: bool| (name.to_string(), up);
+        assert_eq!(fresh_stack(&[link("lo", false)]), Some(vec![]));
+        let tunnels = "1: lo: <LOOPBACK> mtu 65536 qdisc noop state DOWN mode DEFAULT\n2: tunl0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN mode DEFAULT\n3: sit0@NONE: <NOARP> mtu 1480 qdisc noop state DOWN mode DEFAULT\n";
+        assert_eq!(
+            fresh_stack(&interfaces(tunnels)),
+            Some(vec!["tunl0".to_string(), "sit0".to_string()])
+        );
+        assert_eq!(fresh_stack(&[link("lo", true)]), None);
+        assert_eq!(fresh_stack(&[link("lo", false), link("gre0", true)]), None);
+        assert_eq!(fresh_stack(&[link("lo", false), link("eth0", false)]), None);
+        assert_eq!(fresh_stack(&[link("tunl0", false)]), None);
     }
 }

@@ -89,6 +89,11 @@ pub fn steps(s: &mut Session) -> Step {
     }
     s.pause()?;
 
+    s.heading("unshare --pid without --fork");
+    s.say("no_fork");
+    no_fork(s)?;
+    s.pause()?;
+
     s.heading("ps inside the container");
     let (outside, inside) = s.observe(&["ps", "-o", "pid,comm", "-p", "1"])?;
     let (all_out, all_in) = s.observe(&["ps", "-e", "-o", "pid,comm"])?;
@@ -127,6 +132,16 @@ pub fn steps(s: &mut Session) -> Step {
     }
     s.pause()?;
 
+    s.heading("PID 1 and SIGTERM");
+    if s.has(Kind::Pid) {
+        s.say("sigterm");
+        sigterm_to_itself(s)?;
+    } else {
+        s.skip("without a PID namespace the shell is not PID 1 anywhere");
+    }
+    s.say("sigterm_why");
+    s.pause()?;
+
     s.heading("When PID 1 dies");
     if s.has(Kind::Pid) {
         s.say("init_dies");
@@ -140,6 +155,74 @@ pub fn steps(s: &mut Session) -> Step {
     s.check_your_work()
 }
 // ANCHOR_END: steps
+
+// ANCHOR: no_fork
+/// `unshare --pid` without `--fork`: the shell stays outside, its first
+/// child becomes PID 1 of the new namespace and ends, and the next fork
+/// into the namespace fails.
+fn no_fork(s: &Session) -> Result<()> {
+    if crate::host_tools::find_in_path("unshare").is_none() {
+        s.skip("`unshare` (util-linux) is not installed here");
+        return Ok(());
+    }
+    let script = "env true && echo first child ran; env true && echo second child ran";
+    let mut argv = vec!["unshare"];
+    if !nix::unistd::geteuid().is_root() {
+        argv.extend(["--user", "--map-root-user"]);
+    }
+    argv.extend(["--pid", "sh", "-c", script]);
+    let out = s.host(&argv)?;
+    let said = out
+        .text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    s.check(
+        out.text.contains("first child ran")
+            && !out.text.contains("second child ran")
+            && out.status != Some(0),
+        &format!("the first child ran and ended; the next fork failed: `{said}`"),
+        &format!("the shell said `{}`", out.text.trim()),
+    );
+    Ok(())
+}
+// ANCHOR_END: no_fork
+
+// ANCHOR: sigterm
+/// A shell that sends SIGTERM to itself: on the host it dies; as PID 1 of
+/// a PID namespace, with no handler for SIGTERM, the kernel drops it.
+fn sigterm_to_itself(s: &Session) -> Result<()> {
+    let argv = vec![
+        "sh".to_string(),
+        "-c".into(),
+        "kill -TERM $$; echo still here after SIGTERM".into(),
+    ];
+    let outside = observe::capture(observe::host_command(&argv));
+    let (status, text) = container::run_captured(&s.spec, &argv)?;
+    events::emit(Event::Observation {
+        command: shell_words(&argv),
+        inside_command: s.spec.unshare_line(&argv),
+        outside: outside.text.clone(),
+        inside: text.clone(),
+        labels: None,
+    });
+    let died = outside.status.is_none() && !outside.text.contains("still here");
+    s.check(
+        died && text.contains("still here") && status == 0,
+        "on the host the shell died of its own SIGTERM; as PID 1 it never received it",
+        &format!(
+            "outside: status {:?}, `{}`; inside: status {status}, `{}`",
+            outside.status,
+            outside.text.trim(),
+            text.trim()
+        ),
+    );
+    Ok(())
+}
+// ANCHOR_END: sigterm
 
 // ANCHOR: init_dies
 fn init_dies(s: &Session) -> Result<()> {

@@ -97,6 +97,7 @@ pub fn steps(s: &mut Session) -> Step {
 
     s.heading("Why rootless containers start with the user namespace");
     s.say("rootless");
+    s.say("privilege");
     s.pause()?;
 
     s.links()?;

@@ -57,8 +57,9 @@ pub fn chroot_escape() -> Result<Vec<String>> {
 
 // ANCHOR: ipc
 /// Create a System V message queue with `key` in the caller's IPC
-/// namespace, as `ipcmk -Q` does (it picks a random key too). EEXIST means
-/// the key is taken.
+/// namespace. `ipcmk -Q` makes the same call with a random key and
+/// `IPC_CREAT` alone; with `IPC_EXCL` too, EEXIST means the key is taken
+/// and nobody else's queue is ever reused.
 pub fn msg_queue_create(key: i32) -> nix::Result<i32> {
     // SAFETY: msgget takes plain integers and touches no memory of ours.
     let id = unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
