@@ -95,7 +95,6 @@ pub fn steps(s: &mut Session) -> Step {
         s.pause()?;
         s.heading("A namespace with no process in it");
         s.skip("entering the kept namespace from the host (setns) needs CAP_SYS_ADMIN over it, which only root has on the host");
-        s.say("kept_after");
         s.pause()?;
         s.links()?;
         return by_hand(s, None);
