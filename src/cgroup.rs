@@ -98,12 +98,24 @@ impl Layout {
     /// One line for `doctor` and the lessons.
     pub fn describe(&self) -> String {
         match self {
-            Layout::V2 { root } => format!("cgroup v2, one tree at {}", root.display()),
-            Layout::V1 { pids, memory } => format!(
-                "cgroup v1, pids at {} and memory at {}",
-                pids.display(),
-                memory.display()
+            Layout::V2 { root } if root.ends_with("unified") => format!(
+                "hybrid: v1 hierarchies, and the pids and memory controllers in the v2 tree at {}",
+                root.display()
             ),
+            Layout::V2 { root } => format!("cgroup v2, one tree at {}", root.display()),
+            Layout::V1 { pids, memory } => {
+                let unified = pids.with_file_name("unified");
+                let v1 = format!(
+                    "cgroup v1 controllers, pids at {} and memory at {}",
+                    pids.display(),
+                    memory.display()
+                );
+                if unified.join("cgroup.controllers").exists() {
+                    format!("hybrid: {v1}, and a v2 tree at {}", unified.display())
+                } else {
+                    v1
+                }
+            }
         }
     }
 }
@@ -202,7 +214,7 @@ impl Cgroup {
         self.tokens.push(token);
         fs::create_dir(dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
-                Error::setup(format!("creating the cgroup {} needs root", dir.display()), "run learnns as root, or leave out the limits (as an ordinary user, `systemd-run --user --scope -p TasksMax=20 -p MemoryMax=64M CMD` asks systemd for a cgroup instead)")
+                Error::setup(format!("creating the cgroup {} needs root", dir.display()), "run learnns as root, or leave out the limits (as an ordinary user on a cgroup v2 machine with systemd, `systemd-run --user --scope -p TasksMax=20 -p MemoryMax=64M CMD` asks systemd for a cgroup instead)")
             } else {
                 Error::io(format!("mkdir {}", dir.display()), e)
             }

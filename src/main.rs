@@ -199,7 +199,7 @@ fn run_command(args: RunArgs) -> Result<i32> {
         if !nix::unistd::geteuid().is_root() {
             return Err(Error::setup(
                 "limits need a cgroup, and only root can make one",
-                "run with sudo, or leave out --pids-max/--memory-max (as an ordinary user, `systemd-run --user --scope -p TasksMax=N -p MemoryMax=SIZE CMD` asks systemd for one)",
+                "run with sudo, or leave out --pids-max/--memory-max (as an ordinary user on a cgroup v2 machine with systemd, `systemd-run --user --scope -p TasksMax=N -p MemoryMax=SIZE CMD` asks systemd for one)",
             ));
         }
         spec.limits = Some(cgroup::Limits {

@@ -57,7 +57,7 @@ pub const KINDS: [KindInfo; 8] = [
         util_flag: "--user",
         isolates: "user and group IDs, capabilities",
         when_different: "its user IDs are mapped: root inside can be an ordinary user outside",
-        when_shared: "same users: root inside is root on the host",
+        when_shared: "same users: an ID inside is the same ID on the host (root is root)",
         meaning: "their user IDs are translated differently: the same UID can be root for one and nobody for the other, and capabilities held in one count for nothing in the other's namespaces. Compare /proc/{a}/uid_map with /proc/{b}/uid_map",
     },
     KindInfo {

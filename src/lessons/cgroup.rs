@@ -40,7 +40,14 @@ pub fn steps(s: &mut Session) -> Step {
 
     s.heading("A cgroup of its own");
     let why_not = if !nix::unistd::geteuid().is_root() {
-        Some("making a cgroup needs root, so this container has no limits of its own (systemd-run, in the check section, is the way without root)".to_string())
+        let way = if systemd_delegates(&layout) {
+            " (systemd-run, in the check section, is the way without root)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "making a cgroup needs root, so this container has no limits of its own{way}"
+        ))
     } else {
         layout.as_ref().err().map(|e| e.to_string())
     };
@@ -141,8 +148,16 @@ fn by_hand(s: &Session, layout: &crate::error::Result<Layout>) -> Step {
             s.say("check_v1");
         }
     }
-    s.say("check_user");
+    if systemd_delegates(layout) {
+        s.say("check_user");
+    }
     s.pause()
+}
+
+/// Can an ordinary user here ask systemd for a cgroup with limits? Only
+/// with systemd running and cgroup v2, where it delegates a subtree.
+fn systemd_delegates(layout: &crate::error::Result<Layout>) -> bool {
+    matches!(layout, Ok(Layout::V2 { .. })) && std::path::Path::new("/run/systemd/system").is_dir()
 }
 
 // ANCHOR: fork_bomb

@@ -94,7 +94,7 @@ pub fn steps(s: &mut Session) -> Step {
         s.skip("there is no cable to take away");
         s.pause()?;
         s.heading("A namespace with no process in it");
-        s.skip("entering the kept namespace from the host (setns) needs CAP_SYS_ADMIN over it, which only root has on the host");
+        s.skip("entering the kept namespace from the host (setns) needs CAP_SYS_ADMIN in your own user namespace too, not only over the namespace, and an ordinary user has none on the host");
         s.pause()?;
         s.links()?;
         return by_hand(s, None);
@@ -198,6 +198,9 @@ fn by_hand(s: &Session, used: Option<Subnet>) -> Step {
     s.note(&format!(
         "For this machine the commands use {subnet}, which no address or route here uses."
     ));
+    if crate::host_tools::find_in_path("ping").is_none() {
+        s.note("ping is not installed here: install iputils-ping to type the ping line.");
+    }
     s.pause()
 }
 
