@@ -47,10 +47,39 @@ pub fn nsenter_line(pid: Pid, argv: &[String]) -> String {
     nsenter_words(pid, differing(pid).unwrap_or_default(), argv)
 }
 
+/// The `nsenter` line for a command that enters only `kinds` of a container
+/// made with `made` whose init is `pid`, as `Container::fork_inside` does:
+/// its user namespace comes too when it has one, since the others belong
+/// to it. For lines a lesson builds around its own work (a listener it
+/// forks inside), so that they read like every other line.
+pub fn nsenter_line_into(pid: Pid, made: KindSet, kinds: KindSet, argv: &[String]) -> String {
+    let entered = made
+        .iter()
+        .filter(|k| *k == Kind::User || kinds.contains(*k))
+        .collect();
+    nsenter_words(pid, entered, argv)
+}
+
+/// The `nsenter` line for entering `kinds` of process `pid`, for whoever
+/// runs learnns now.
 pub(super) fn nsenter_words(pid: Pid, kinds: KindSet, argv: &[String]) -> String {
+    nsenter_words_as(pid, kinds, nix::unistd::geteuid().is_root(), argv)
+}
+
+/// The `nsenter` line, typed by root or not. Into a user namespace,
+/// `nsenter --user` drops the supplementary groups and becomes UID and GID 0
+/// there, which is what learnns does as root. Without root the container's
+/// map holds only the caller's own IDs and its setgroups is `deny`, so that
+/// plain `--user` fails ("setgroups failed"); `--preserve-credentials`
+/// keeps the caller's IDs, which the map makes root inside, as learnns's
+/// own attempt ends up (see `become_root_inside`).
+pub(super) fn nsenter_words_as(pid: Pid, kinds: KindSet, root: bool, argv: &[String]) -> String {
     let mut words = vec![format!("nsenter -t {pid}")];
     if !kinds.is_empty() {
         words.push(kinds.util_flags());
+    }
+    if kinds.contains(Kind::User) && !root {
+        words.push("--preserve-credentials".into());
     }
     words.push("--".into());
     words.push(shell_words(argv));
@@ -85,5 +114,25 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(shell_words(&argv), r"ls -l /proc/self/ns 'it'\''s' ''");
+    }
+
+    #[test]
+    fn without_root_the_user_namespace_keeps_the_callers_ids() {
+        let pid = Pid::from_raw(42);
+        let kinds = KindSet::new().with(Kind::User).with(Kind::Uts);
+        let argv = vec!["hostname".to_string()];
+        assert_eq!(
+            nsenter_words_as(pid, kinds, true, &argv),
+            "nsenter -t 42 --user --uts -- hostname"
+        );
+        assert_eq!(
+            nsenter_words_as(pid, kinds, false, &argv),
+            "nsenter -t 42 --user --uts --preserve-credentials -- hostname"
+        );
+        let net = KindSet::new().with(Kind::Net);
+        assert_eq!(
+            nsenter_words_as(pid, net, false, &argv),
+            "nsenter -t 42 --net -- hostname"
+        );
     }
 }

@@ -110,12 +110,30 @@ impl Spec {
 
     /// The `unshare` command that builds the same namespaces, for the learner.
     pub fn unshare_line(&self, argv: &[String]) -> String {
+        self.unshare_line_as(nix::unistd::geteuid().is_root(), argv)
+    }
+
+    /// The `unshare` command, typed by root or not. `--map-root-user` maps
+    /// the caller's own IDs to 0, which is learnns's map without an
+    /// [`IdMap`]; with one (only root has one), root inside is a range of
+    /// other host IDs, which `--map-users=OUTER,INNER,COUNT` names. Root
+    /// outside is then nobody inside, so `--setuid 0 --setgid 0` make the
+    /// command root there, as learnns's first process becomes. unshare
+    /// writes such a map with newuidmap(1) and newgidmap(1), which allow
+    /// only ranges /etc/subuid and /etc/subgid give the caller, root too.
+    pub fn unshare_line_as(&self, root: bool, argv: &[String]) -> String {
         let mut words = vec!["unshare".to_string()];
         if !self.kinds.is_empty() {
             words.push(self.kinds.util_flags());
         }
         if self.kinds.contains(Kind::User) {
-            words.push("--map-root-user".into());
+            match self.id_map {
+                Some(IdMap { uid, gid, count }) if root => words.push(format!(
+                    "--map-users={uid},0,{count} --map-groups={gid},0,{count} \
+                     --setuid 0 --setgid 0"
+                )),
+                _ => words.push("--map-root-user".into()),
+            }
         }
         if let (true, Some(s)) = (self.kinds.contains(Kind::Time), self.time_offset) {
             words.push(format!("--monotonic {s} --boottime {s}"));
@@ -143,6 +161,27 @@ mod tests {
             spec.unshare_line(&argv),
             "unshare --user --mount --pid --net --ipc --uts --cgroup --time \
              --map-root-user --fork --mount-proc sh -c 'echo $$'"
+        );
+    }
+
+    #[test]
+    fn as_root_an_id_map_is_a_range_of_host_ids() {
+        let mut spec = Spec::new(KindSet::new().with(Kind::User).with(Kind::Uts));
+        spec.id_map = Some(IdMap {
+            uid: 2054725952,
+            gid: 2054725953,
+            count: 65536,
+        });
+        let argv = vec!["true".to_string()];
+        assert_eq!(
+            spec.unshare_line_as(true, &argv),
+            "unshare --user --uts --map-users=2054725952,0,65536 \
+             --map-groups=2054725953,0,65536 --setuid 0 --setgid 0 true"
+        );
+        spec.id_map = None;
+        assert_eq!(
+            spec.unshare_line_as(true, &argv),
+            "unshare --user --uts --map-root-user true"
         );
     }
 }

@@ -305,10 +305,10 @@ fn loopback_is_private(s: &Session) -> Result<()> {
         .parse()
         .map_err(|_| Error::Setup("the listener inside did not start".into()))?;
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let pid = container.pid;
+    let enter = |argv: &[&str]| nsenter_line(s, container.pid, net, argv);
     s.show_command(
         Where::Inside,
-        &format!("nsenter -t {pid} --net -- nc -l 127.0.0.1 {port} &"),
+        &format!("{} &", enter(&["nc", "-l", "127.0.0.1", &port.to_string()])),
     );
     s.show_command(Where::Host, &format!("nc -z 127.0.0.1 {port}"));
     let from_host = TcpStream::connect_timeout(&address, Duration::from_secs(1));
@@ -321,7 +321,7 @@ fn loopback_is_private(s: &Session) -> Result<()> {
     ));
     s.show_command(
         Where::Inside,
-        &format!("nsenter -t {pid} --net -- nc -z 127.0.0.1 {port}"),
+        &enter(&["nc", "-z", "127.0.0.1", &port.to_string()]),
     );
     let inside = container.fork_inside(net, move || {
         TcpStream::connect_timeout(&address, Duration::from_secs(2))
@@ -342,6 +342,13 @@ fn loopback_is_private(s: &Session) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: sockets
+
+/// The `nsenter` line of a command a step runs itself in the container's
+/// network namespace, entered as [`Container::fork_inside`] enters it.
+fn nsenter_line(s: &Session, pid: nix::unistd::Pid, kinds: KindSet, argv: &[&str]) -> String {
+    let argv: Vec<String> = argv.iter().map(|w| w.to_string()).collect();
+    crate::container::enter::nsenter_line_into(pid, s.spec.kinds, kinds, &argv)
+}
 
 // ANCHOR: abstract
 /// Listen on an abstract Unix socket inside; connect to the same name from
@@ -379,10 +386,13 @@ fn abstract_is_private(s: &Session) -> Result<()> {
             "the abstract socket inside did not start".into(),
         ));
     }
-    let pid = container.pid;
+    let enter = |argv: &[&str]| nsenter_line(s, container.pid, net, argv);
     s.show_command(
         Where::Inside,
-        &format!("nsenter -t {pid} --net -- socat ABSTRACT-LISTEN:{name} - &"),
+        &format!(
+            "{} &",
+            enter(&["socat", &format!("ABSTRACT-LISTEN:{name}"), "-"])
+        ),
     );
     s.show_command(Where::Host, &format!("socat - ABSTRACT-CONNECT:{name}"));
     let from_host = UnixStream::connect_addr(&address);
@@ -395,7 +405,7 @@ fn abstract_is_private(s: &Session) -> Result<()> {
     ));
     s.show_command(
         Where::Inside,
-        &format!("nsenter -t {pid} --net -- socat - ABSTRACT-CONNECT:{name}"),
+        &enter(&["socat", "-", &format!("ABSTRACT-CONNECT:{name}")]),
     );
     let inside = container.fork_inside(net, move || {
         UnixStream::connect_addr(&address).map(|_| 0).unwrap_or(1)
