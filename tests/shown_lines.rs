@@ -205,6 +205,10 @@ fn unshare_line_as_root_makes_the_map_learnns_made() {
         return;
     }
     if common_newuidmap().is_none() {
+        assert!(
+            std::env::var("LEARNNS_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "newuidmap is missing (apt install uidmap), and LEARNNS_REQUIRE_PRIVILEGED=1 forbids skipping"
+        );
         eprintln!(
             "skipped: {}: unshare --map-users needs newuidmap (apt install uidmap)",
             common::current_test()

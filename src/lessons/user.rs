@@ -48,6 +48,12 @@ pub fn steps(s: &mut Session) -> Step {
     }
     s.say("map");
     let pid = s.start_container()?.pid;
+    if let Some(map) = unused {
+        s.note(&format!(
+            "(To type that line yourself, unshare needs newuidmap and newgidmap, from the uidmap package, and ranges for root of {} IDs from {} in /etc/subuid and from {} in /etc/subgid: a map of more than one ID is written through them. learnns writes the map itself.)",
+            map.count, map.uid, map.gid
+        ));
+    }
     let (_, id) = s.observe(&["id"])?;
     let (_, map) = s.observe(&["cat", "/proc/self/uid_map"])?;
     let expected = match unused {
