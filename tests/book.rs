@@ -164,10 +164,13 @@ const LINES: usize = 6;
 
 fn shorten(text: &str, keep: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let limit = if keep < 4 { keep } else { LINES };
-    if lines.len() <= limit {
+    // A short `keep` is for listings whose length is the machine's own
+    // (lsns: one line per namespace with a process): always cut, so that
+    // a container someone else has running changes nothing.
+    if keep >= 4 && lines.len() <= LINES {
         return text.to_string();
     }
+    let keep = keep.min(lines.len());
     format!("{}\n[… more lines]\n", lines[..keep].join("\n"))
 }
 
