@@ -205,8 +205,23 @@ fn transcript(events: &[Event], host: &str) -> String {
             }
             // `lsns` lists every namespace on the machine: keep the header
             // and the host's own.
+            // lsns pads its columns to the widest value on the machine:
+            // one space between columns, and only the host's own line.
+            Event::Output { text } if host_command && last.starts_with("lsns") => {
+                let tight: Vec<String> = text
+                    .lines()
+                    .map(|l| {
+                        let indent = l.len() - l.trim_start().len();
+                        let words = l.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("{}{words}", &l[..indent.min(2)])
+                    })
+                    .collect();
+                Event::Output {
+                    text: shorten(&(tight.join("\n") + "\n"), 2),
+                }
+            }
             Event::Output { text } if host_command => Event::Output {
-                text: shorten(text, if last.starts_with("lsns") { 2 } else { 4 }),
+                text: shorten(text, 4),
             },
             Event::Observation {
                 command,
