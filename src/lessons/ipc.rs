@@ -78,7 +78,11 @@ pub fn steps(s: &mut Session) -> Step {
 
     s.heading("The container's queues");
     s.start_container()?;
-    s.say("compare");
+    if s.has(Kind::Ipc) {
+        s.say("compare");
+    } else {
+        s.say("compare_shared");
+    }
     let (outside, inside) = s.observe(&["ipcs", "-q"])?;
     if s.has(Kind::Ipc) {
         s.check(
@@ -96,8 +100,8 @@ pub fn steps(s: &mut Session) -> Step {
     s.pause()?;
 
     s.heading("A queue made inside");
-    s.say("inner_queue");
     if s.has(Kind::Ipc) {
+        s.say("inner_queue");
         s.inside(&["ipcmk", "-Q"])?;
         let (outside, inside) = s.observe(&["ipcs", "-q"])?;
         let inner = queues(&inside.text);

@@ -20,6 +20,12 @@ pub fn steps(s: &mut Session) -> Step {
 
     s.heading("The container builds its own root");
     s.say("assemble");
+    if s.has(Kind::Pid) {
+        s.say("assemble_proc");
+    } else {
+        s.say("assemble_proc_shared");
+    }
+    s.say("pivot");
     show_setup(s)?;
     s.start_container()?;
     s.say("propagation");
@@ -43,8 +49,13 @@ pub fn steps(s: &mut Session) -> Step {
     );
     s.pause()?;
 
-    s.heading("ps tells the truth now");
-    s.say("ps");
+    if s.has(Kind::Pid) {
+        s.heading("ps tells the truth now");
+        s.say("ps");
+    } else {
+        s.heading("ps without a PID namespace");
+        s.say("ps_shared");
+    }
     let (all_out, all_in) = s.observe(&["ps", "-e", "-o", "pid,comm"])?;
     let rows = |text: &str| text.lines().skip(1).count();
     let (inside, outside) = (rows(&all_in.text), rows(&all_out.text));

@@ -85,7 +85,11 @@ pub fn steps(s: &mut Session) -> Step {
         s.spec.kinds = s.spec.kinds.without(Kind::User);
     }
     s.say("opening");
-    if s.has(Kind::User) {
+    if !s.has(Kind::User) {
+        s.say("opening_root");
+    } else if root {
+        s.say("opening_user");
+    } else {
         s.say("opening_rootless");
     }
     s.pause()?;
@@ -95,13 +99,18 @@ pub fn steps(s: &mut Session) -> Step {
     s.say("still_root");
     let mut status = STATUS.to_vec();
     status.push("/proc/self/status");
-    s.observe(&status)?;
+    let (outside, inside) = s.observe(&status)?;
+    same_or_own(s, &outside.text, &inside.text);
     if !s.has(Kind::Mnt) {
         s.skip("without a mount namespace of its own, mounting or making nodes would change the host's");
         s.links()?;
         return s.check_your_work();
     }
-    s.say("can_do");
+    if s.has(Kind::User) {
+        s.say("can_do_userns");
+    } else {
+        s.say("can_do");
+    }
     let mut done = Vec::new();
     for (name, argv) in ACTIONS {
         let out = s.inside(argv)?;
@@ -120,7 +129,11 @@ pub fn steps(s: &mut Session) -> Step {
             &format!("some were refused: {done:?}"),
         );
     }
-    s.say("what_else");
+    if s.has(Kind::User) {
+        s.say("what_else_userns");
+    } else {
+        s.say("what_else");
+    }
     s.pause()?;
 
     s.heading("Layers");
@@ -160,7 +173,7 @@ pub fn steps(s: &mut Session) -> Step {
     );
     s.check(
         cell("mount", 0) && refuses_all(4),
-        "with every capability still there, the filter alone refused every action",
+        "with no capability dropped, the filter alone refused every action",
         "the filter alone let something through",
     );
     // What the table shows, column by column, in the words that fit it.
@@ -214,6 +227,49 @@ pub fn steps(s: &mut Session) -> Step {
     s.check_your_work()
 }
 // ANCHOR_END: steps
+
+/// A field of `/proc/PID/status` (`CapEff`), its value with the spacing
+/// evened out.
+fn field(status: &str, name: &str) -> Option<String> {
+    status.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(':')?;
+        Some(value.split_whitespace().collect::<Vec<_>>().join(" "))
+    })
+}
+
+/// What the identities side by side show, from the captured status text:
+/// without a user namespace, the same root on both sides; with one, user 0
+/// inside holding capabilities of that namespace's own.
+fn same_or_own(s: &Session, outside: &str, inside: &str) {
+    let uid = |text: &str| field(text, "Uid").unwrap_or_default();
+    let caps = |text: &str| field(text, "CapEff").unwrap_or_default();
+    let (uid_out, uid_in) = (uid(outside), uid(inside));
+    let (caps_out, caps_in) = (caps(outside), caps(inside));
+    if !s.has(Kind::User) {
+        s.check(
+            uid_out == uid_in && caps_out == caps_in && !caps_in.is_empty(),
+            &format!(
+                "the same user IDs ({uid_in}) and the same CapEff mask ({caps_in}) on both sides: root inside is root outside"
+            ),
+            &format!("outside Uid {uid_out}, CapEff {caps_out}; inside Uid {uid_in}, CapEff {caps_in}"),
+        );
+        return;
+    }
+    let held = uid_in.split(' ').next() == Some("0")
+        && !caps_in.is_empty()
+        && caps_in.chars().any(|c| c.is_ascii_hexdigit() && c != '0');
+    if held {
+        s.say("caps_in_userns");
+    }
+    s.check(
+        held,
+        &format!(
+            "inside, user 0 with CapEff {caps_in}; outside, user {} with CapEff {caps_out}",
+            uid_out.split(' ').next().unwrap_or("?")
+        ),
+        &format!("inside Uid {uid_in}, CapEff {caps_in}"),
+    );
+}
 
 /// One shell script that tries every action and reports each exit status.
 fn script() -> String {

@@ -10,8 +10,13 @@ pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
 
-    s.heading("A container with its own UTS namespace");
-    s.say("create");
+    if s.has(Kind::Uts) {
+        s.heading("A container with its own UTS namespace");
+        s.say("create");
+    } else {
+        s.heading("A container without a UTS namespace");
+        s.say("create_shared");
+    }
     s.start_container()?;
     s.say("compare");
     let (outside, inside) = s.observe(&["hostname"])?;
@@ -32,8 +37,8 @@ pub fn steps(s: &mut Session) -> Step {
     s.pause()?;
 
     s.heading("Renaming the container");
-    s.say("rename");
     if s.has(Kind::Uts) {
+        s.say("rename");
         s.inside(&["hostname", "renamed-inside"])?;
         let (after, inside) = s.observe(&["hostname"])?;
         s.check(
