@@ -14,7 +14,9 @@ use crate::sys::{Call, Sys};
 /// the container, never the host.
 pub fn setup_inside(sys: &mut dyn Sys, spec: &Spec) -> Result<()> {
     if spec.kinds.contains(Kind::User) {
-        sys.apply(Call::BecomeRoot)?;
+        sys.apply(Call::BecomeRoot {
+            groups: spec.by_root,
+        })?;
     }
     if spec.kinds.contains(Kind::Cgroup) {
         // The new namespace is rooted at the cgroup we are in right now,
@@ -111,7 +113,9 @@ mod tests {
         assert_eq!(
             &calls[..3],
             &[
-                Call::BecomeRoot,
+                Call::BecomeRoot {
+                    groups: nix::unistd::geteuid().is_root()
+                },
                 Call::Unshare(KindSet::new().with(Kind::Cgroup)),
                 Call::MakeMountsPrivate
             ]

@@ -38,6 +38,9 @@ pub struct Spec {
     /// Security layers the first process puts on before the command runs
     /// (inherited by what it starts; not applied to entered processes).
     pub layers: Layers,
+    /// learnns makes the container as root: its user namespace then allows
+    /// setgroups (without root, the maps need it denied).
+    pub by_root: bool,
 }
 
 /// Root (and the IDs after it) inside a user namespace, as host IDs.
@@ -93,6 +96,7 @@ impl Spec {
     pub fn new(kinds: KindSet) -> Spec {
         Spec {
             kinds,
+            by_root: nix::unistd::geteuid().is_root(),
             ..Spec::default()
         }
     }

@@ -32,7 +32,7 @@ pub fn steps(s: &mut Session) -> Step {
     }
     s.pause()?;
     if !s.has(Kind::Cgroup) {
-        s.skip("this container has no cgroup namespace of its own, so the steps that need one (and would otherwise touch the host) are left out");
+        s.skip("your kind flags left the cgroup namespace out, and this lesson shows the limits and the container's view of them together");
         s.start_container()?;
         s.links()?;
         return by_hand(s, &layout);

@@ -84,11 +84,7 @@ pub fn steps(s: &mut Session) -> Step {
             .lines()
             .nth(1)
             .and_then(|l| l.split_whitespace().next());
-        let hanging = tree
-            .text
-            .lines()
-            .skip(2)
-            .all(|l| l.starts_with(['├', '└', '│', ' ']));
+        let hanging = hangs_from_the_first(&tree.text);
         s.check(
             rows.first() == Some(&"user") && rows.len() > 1 && hanging,
             &format!(
@@ -121,6 +117,15 @@ fn link_names(ls: &str) -> Vec<String> {
 }
 
 /// The TYPE column of `lsns` output, row by row.
+/// Does every row of an `lsns -T` tree after the first hang under it? lsns
+/// draws the tree with box characters in a UTF-8 locale, `|-` and `` `- ``
+/// otherwise.
+fn hangs_from_the_first(tree: &str) -> bool {
+    tree.lines()
+        .skip(2)
+        .all(|l| l.starts_with(['├', '└', '│', ' ', '|', '`']))
+}
+
 fn lsns_types(lsns: &str) -> Vec<&str> {
     lsns.lines()
         .skip(1)
@@ -138,5 +143,10 @@ mod tests {
         assert_eq!(link_names(ls), ["cgroup", "pid_for_children"]);
         let lsns = "NS           TYPE   NPROCS PID USER COMMAND\n4026531837   user       79   2 root kthreadd\n├─4026531832 mnt        78   2 root kthreadd\n";
         assert_eq!(lsns_types(lsns), ["user", "mnt"]);
+        assert!(hangs_from_the_first(lsns));
+        let ascii = "NS TYPE PID COMMAND\n4026531837 user 2 kthreadd\n|-4026531832 mnt 2 kthreadd\n`-4026531833 net 2 kthreadd\n";
+        assert!(hangs_from_the_first(ascii));
+        assert_eq!(lsns_types(ascii), ["user", "mnt", "net"]);
+        assert!(!hangs_from_the_first("NS TYPE\n1 user\n2 mnt\n"));
     }
 }

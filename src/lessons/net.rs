@@ -49,8 +49,11 @@ pub fn fresh_stack(found: &[(String, bool)]) -> Option<Vec<String>> {
 pub fn steps(s: &mut Session) -> Step {
     s.say("opening");
     s.pause()?;
-    if s.lacks(Kind::Net)? {
-        return Ok(());
+    if !s.has(Kind::Net) {
+        s.skip("your kind flags left the network namespace out, and every step here needs one (without it they would act on the host's network)");
+        s.start_container()?;
+        s.links()?;
+        return by_hand(s, None);
     }
     network::require_ip()?;
 
@@ -460,7 +463,15 @@ fn kept_by_a_descriptor(s: &Session) -> Result<()> {
     let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
     let through = format!("/proc/{}/fd/{fd}", std::process::id());
     let now = std::fs::read_link(&through).ok();
-    let listing = s.host(&["nsenter", &format!("--net={through}"), "ip", "link"])?;
+    // The learner's shell holds the descriptor as its own fd: /dev/fd/N.
+    s.show_command(Where::Host, &format!("nsenter --net=/dev/fd/{fd} ip link"));
+    let listing = crate::observe::capture(crate::observe::host_command(&[
+        "nsenter".to_string(),
+        format!("--net={through}"),
+        "ip".into(),
+        "link".into(),
+    ]));
+    events::output(listing.text.clone());
     let lo_up = interfaces(&listing.text)
         .iter()
         .any(|(name, up)| name == "lo" && *up);

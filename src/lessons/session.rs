@@ -216,7 +216,7 @@ impl Session {
             return Ok(false);
         }
         self.skip(&format!(
-            "this container has no {kind} namespace of its own, so the steps that need one (and would otherwise touch the host) are left out"
+            "your kind flags left the {kind} namespace out, and the steps here need one (without it they would act on the host's)"
         ));
         if self.container.is_none() {
             self.start_container()?;

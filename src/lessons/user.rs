@@ -47,6 +47,7 @@ pub fn steps(s: &mut Session) -> Step {
         s.spec.binds.push((path.clone(), PathBuf::from(INSIDE)));
     }
     s.say("map");
+    s.say(if root { "map_root" } else { "map_user" });
     let pid = s.start_container()?.pid;
     if let Some(map) = unused {
         s.note(&format!(

@@ -13,7 +13,11 @@ use crate::ns::KindSet;
 pub enum Call {
     /// Take the IDs of root in the caller's (new) user namespace: the IDs
     /// it was born with may not be mapped there at all.
-    BecomeRoot,
+    BecomeRoot {
+        /// The user namespace allows setgroups, so the groups are cleared
+        /// too (without root, learnns's map needs it denied).
+        groups: bool,
+    },
     /// New namespaces of these kinds for the calling process itself.
     Unshare(KindSet),
     /// Only the UTS namespace of the caller sees the new name.
@@ -79,7 +83,12 @@ impl Call {
     pub fn commands(&self) -> Vec<String> {
         let d = |p: &PathBuf| p.display().to_string();
         match self {
-            Call::BecomeRoot => vec!["setpriv --reuid 0 --regid 0 --clear-groups".into()],
+            Call::BecomeRoot { groups: true } => {
+                vec!["setpriv --reuid 0 --regid 0 --clear-groups".into()]
+            }
+            Call::BecomeRoot { groups: false } => {
+                vec!["setpriv --reuid 0 --regid 0 --keep-groups".into()]
+            }
             Call::Unshare(kinds) => vec![format!("unshare {}", kinds.util_flags())],
             Call::Sethostname(name) => vec![format!("hostname {name}")],
             Call::MakeMountsPrivate => vec!["mount --make-rprivate /".into()],

@@ -319,7 +319,7 @@ impl Kernel {
 impl Sys for Kernel {
     fn apply(&mut self, call: Call) -> Result<()> {
         match &call {
-            Call::BecomeRoot => self.become_root(),
+            Call::BecomeRoot { .. } => self.become_root(),
             Call::Unshare(kinds) => self.unshare(*kinds),
             Call::Sethostname(name) => self.sethostname(name),
             Call::MakeMountsPrivate => self.make_mounts_private(),
