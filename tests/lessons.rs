@@ -1241,3 +1241,26 @@ fn every_lesson_runs_with_kind_flags() {
 fn lesson_run(args: &[&str]) -> Shown {
     lesson(args)
 }
+
+/// The checks read the tools' output in any locale: in C, lsns draws its
+/// tree in ASCII.
+#[test]
+fn lessons_hold_in_the_c_locale() {
+    if !privileged() {
+        return;
+    }
+    for number in ["0", "3", "5"] {
+        let out = learnns(&["lesson", number, "--format", "json"])
+            .env("LANG", "C")
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let shown = Shown::parse(&stdout(&out));
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        assert!(
+            shown.failed_checks().is_empty(),
+            "lesson {number} in the C locale: {:?}",
+            shown.failed_checks()
+        );
+    }
+}
