@@ -79,6 +79,13 @@ pub enum Command {
     )]
     Quiz(QuizArgs),
 
+    /// Build a lesson's state by hand, then let learnns grade it from the
+    /// kernel: without N, the list; with N, the task.
+    #[command(
+        after_help = "Examples:\n  learnns challenge                 every challenge, ✓ for those passed\n  learnns challenge 3               the task of lesson 3's challenge\n  learnns challenge pid --hint      one more hint each time\n  learnns challenge 3 --check       exit 0 when it is done, 1 with what is missing\n  learnns challenge 3 --watch       check about once a second until it is done\n  learnns challenge 6 --check --pid 4321   grade that process only"
+    )]
+    Challenge(ChallengeArgs),
+
     /// Show the lessons done and the quiz scores, where they are kept, and
     /// what is next; `--reset` starts over.
     #[command(
@@ -110,6 +117,36 @@ pub enum Command {
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// The challenge, by its lesson's number or name (`3` or `pid`)
+    /// [default: list them].
+    #[arg(value_name = "N")]
+    pub challenge: Option<String>,
+
+    /// Grade what is running now: exit 0 when the state is there, 1 with
+    /// what is missing.
+    #[arg(long, requires = "challenge", conflicts_with_all = ["hint", "watch", "clean"])]
+    pub check: bool,
+
+    /// Show one more hint each time (they are counted in the progress file).
+    #[arg(long, requires = "challenge", conflicts_with_all = ["watch", "clean", "pid"])]
+    pub hint: bool,
+
+    /// Check about once a second until the state is there (Ctrl-C stops).
+    #[arg(long, requires = "challenge", conflicts_with = "clean")]
+    pub watch: bool,
+
+    /// Remove what the task told you to create, and nothing else.
+    #[arg(long, requires = "challenge", conflicts_with = "pid")]
+    pub clean: bool,
+
+    /// With --check or --watch: grade this process only [default: every
+    /// process of yours], e.g. when several shells have namespaces.
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(i32).range(1..))]
+    pub pid: Option<i32>,
 }
 
 #[derive(Debug, Args)]
@@ -476,6 +513,9 @@ mod tests {
             vec!["learnns", "run", "--pid", "--upto", "3", "--", "true"],
             vec!["learnns", "run", "--uts"],
             vec!["learnns", "lesson", "1", "--shell", "--no-pause"],
+            vec!["learnns", "challenge", "1", "--check", "--watch"],
+            vec!["learnns", "challenge", "1", "--hint", "--clean"],
+            vec!["learnns", "challenge", "--check"],
         ] {
             let err = Cli::try_parse_from(&argv).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{argv:?}");

@@ -38,8 +38,10 @@ macro_rules! out {
 }
 
 pub mod cgroup;
+pub mod challenge;
 pub mod cleanup;
 pub mod cli;
+pub mod coach;
 pub mod container;
 pub mod doctor;
 pub mod error;

@@ -6,8 +6,8 @@ use clap::Parser;
 use colored::Colorize;
 use learnns::render::problem;
 use learnns::{
-    cgroup, cli, container, doctor, error, inspect, lessons, network, ns, out, outln, progress,
-    quiz, rootfs, security, shell, sys, ui,
+    cgroup, challenge, cli, container, doctor, error, inspect, lessons, network, ns, out, outln,
+    progress, quiz, rootfs, security, shell, sys, ui,
 };
 
 use cli::{Cli, Command, RunArgs, ShellArgs};
@@ -120,6 +120,7 @@ fn dispatch(command: Option<Command>) -> Result<i32> {
         Some(Command::Compare(args)) => inspect::compare(args.a, args.b),
         Some(Command::Quiz(args)) if args.key => quiz::key::print(args.lesson.as_deref()),
         Some(Command::Quiz(args)) => quiz::run(&args),
+        Some(Command::Challenge(args)) => learnns::coach::run(&args),
         Some(Command::Progress(args)) if args.reset => progress::reset(args.yes),
         Some(Command::Progress(_)) => progress::show(),
         Some(Command::Completions { shell }) => {
@@ -338,6 +339,14 @@ fn course_map() {
             quiz.dimmed()
         );
     }
+    let passed: Vec<String> = challenge::CHALLENGES
+        .iter()
+        .filter(|c| progress.challenges.contains(c.lesson))
+        .map(|c| format!("{} {}", c.number, c.lesson))
+        .collect();
+    if !passed.is_empty() {
+        outln!("     challenges passed: {}", passed.join(", "));
+    }
     for (topic, label) in progress::OTHER_QUIZZES {
         if let Some(s) = progress.quiz.get(topic) {
             outln!("     {label}: best {}/{}", s.best_right, s.best_asked);
@@ -345,7 +354,8 @@ fn course_map() {
     }
     outln!("\n{}", "Next".bold());
     outln!("  {}", progress::next_step(&progress));
-    outln!("\n  learnns quiz        questions on the whole course");
+    outln!("\n  learnns challenge   build each stage by hand, graded from the kernel");
+    outln!("  learnns quiz        questions on the whole course");
     outln!("  learnns progress    what you have done, and where it is kept");
     outln!("  learnns doctor      can this machine run every lesson?");
     outln!("  learnns --help      every command");

@@ -29,6 +29,13 @@ pub struct Progress {
     /// Quiz results by topic: a lesson's name, `course` or `live`.
     #[serde(default)]
     pub quiz: BTreeMap<String, Score>,
+    /// Challenges whose check passed, by lesson name (`uts`, `pid`, ...).
+    /// Files written before challenges existed have none.
+    #[serde(default, deserialize_with = "lesson_names")]
+    pub challenges: BTreeSet<String>,
+    /// How many hints of each challenge were shown, by lesson name.
+    #[serde(default)]
+    pub hints: BTreeMap<String, u32>,
 }
 
 impl Progress {
@@ -38,7 +45,10 @@ impl Progress {
 
     /// Nothing recorded: no lesson done, no quiz taken.
     pub fn is_empty(&self) -> bool {
-        self.completed.is_empty() && self.quiz.is_empty()
+        self.completed.is_empty()
+            && self.quiz.is_empty()
+            && self.challenges.is_empty()
+            && self.hints.is_empty()
     }
 }
 
@@ -356,6 +366,26 @@ pub fn lesson_done(lesson: &Lesson) {
     }
 }
 
+/// Record a challenge whose check passed.
+pub fn challenge_passed(name: &str) {
+    if let Ok(place) = Place::here() {
+        place.update(|p| {
+            p.challenges.insert(name.to_string());
+        });
+    }
+}
+
+/// Count one more hint of a challenge shown; the hints seen so far.
+pub fn hint_shown(name: &str) -> Result<u32> {
+    let place = Place::here()?;
+    let mut progress = place.load()?;
+    let seen = progress.hints.entry(name.to_string()).or_default();
+    *seen = seen.saturating_add(1);
+    let seen = *seen;
+    place.save(&progress)?;
+    Ok(seen)
+}
+
 /// Record a finished quiz.
 pub fn quiz_done(topic: &str, right: u32, asked: u32) {
     if let Ok(place) = Place::here() {
@@ -513,6 +543,20 @@ mod tests {
         );
         assert_eq!(summary(&Progress::default()), "an empty progress file");
         assert_eq!(next_lesson(&progress).unwrap().name, "ipc");
+    }
+
+    #[test]
+    fn challenges_and_hints_are_kept_and_old_files_still_load() {
+        let old = parse("completed = [\"uts\"]").unwrap();
+        assert!(old.challenges.is_empty() && old.hints.is_empty());
+        let mut progress = old;
+        progress.challenges.insert("pid".into());
+        progress.hints.insert("user".into(), 2);
+        let text = toml::to_string(&progress).unwrap();
+        assert_eq!(parse(&text).unwrap(), progress);
+        assert!(parse("challenges = [\"../x\"]").is_err());
+        let only_hints = parse("[hints]\nuts = 1").unwrap();
+        assert!(!only_hints.is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod plain;
 pub mod problem;
 mod tables;
 mod terminal;
-mod text;
+pub mod text;
 
 pub use plain::{Json, Plain};
 pub use terminal::Terminal;

@@ -1,0 +1,235 @@
+//! The processes a check grades, read from procfs: every live process of
+//! the graded user except learnns and its ancestors (the learner's shell),
+//! or the one process named with `--pid`.
+
+use std::collections::BTreeSet;
+
+use procfs::process::Process;
+
+use crate::error::{Error, Result};
+use crate::ns::{Identities, Identity, KINDS, Kind};
+
+/// Whose processes are graded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Graded {
+    pub uid: u32,
+    /// learnns runs as root (then it may enter anyone's namespaces).
+    pub as_root: bool,
+}
+
+impl Graded {
+    /// The invoking user: under sudo (root with SUDO_UID) the user who
+    /// typed sudo, otherwise whoever runs learnns.
+    pub fn invoker() -> Graded {
+        let euid = nix::unistd::geteuid();
+        let sudo = std::env::var("SUDO_UID")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
+        let uid = match sudo {
+            Some(uid) if euid.is_root() => uid,
+            _ => nix::unistd::getuid().as_raw(),
+        };
+        Graded {
+            uid,
+            as_root: euid.is_root(),
+        }
+    }
+}
+
+/// One process, as the checks need it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub pid: i32,
+    pub comm: String,
+    pub ids: Identities,
+    /// The PID namespace its children will be in (`pid_for_children`).
+    pub pid_for_children: Children,
+    /// Its PID in each PID namespace it is in, outermost first (`NSpid`).
+    pub nspid: Vec<i32>,
+    /// Its effective uid as learnns sees it.
+    pub euid: u32,
+    /// Its uid map: (inside, outside, count) lines.
+    pub uid_map: Vec<(u32, u32, u32)>,
+}
+
+/// What `/proc/PID/ns/pid_for_children` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Children {
+    /// Its children will be in this PID namespace.
+    In(Identity),
+    /// A PID namespace was made for its children, and none is in it yet.
+    Empty,
+    /// It could not be read.
+    Unknown,
+}
+
+/// The processes to grade and what they are compared with.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    /// PID 1's namespaces: the host's.
+    pub host: Identities,
+    pub graded: Graded,
+    pub list: Vec<Candidate>,
+}
+
+impl Candidates {
+    /// Gather them: `only` grades that one process, otherwise every
+    /// process of the graded user.
+    pub fn gather(graded: Graded, only: Option<i32>) -> Result<Candidates> {
+        // PID 1's namespaces are the host's; where PID 1 cannot be read
+        // (hidepid, a container without CAP_SYS_PTRACE), learnns's own
+        // stand in: it runs in the learner's shell's namespaces.
+        let host = Identities::of(1).or_else(|_| Identities::of_self())?;
+        let list = match only {
+            Some(pid) => vec![read(pid)?],
+            None => {
+                let skip = ancestors();
+                procfs::process::all_processes()
+                    .map_err(|e| Error::from_proc(0, e))?
+                    .flatten()
+                    .filter(|p| !skip.contains(&p.pid))
+                    .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid))
+                    // Unreadable or gone in between: not a candidate.
+                    .filter_map(|p| read(p.pid).ok())
+                    .collect()
+            }
+        };
+        Ok(Candidates { host, graded, list })
+    }
+}
+
+/// learnns and every process above it: the learner's shell is in the
+/// host's namespaces whatever they typed in another terminal.
+fn ancestors() -> BTreeSet<i32> {
+    let mut seen = BTreeSet::new();
+    let mut at = std::process::id() as i32;
+    while at > 1 && seen.insert(at) {
+        match Process::new(at).and_then(|p| p.stat()) {
+            Ok(stat) => at = stat.ppid,
+            Err(_) => break,
+        }
+    }
+    seen
+}
+
+/// Read one process; a zombie has no namespaces left to grade.
+fn read(pid: i32) -> Result<Candidate> {
+    let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
+    let status = process.status().map_err(|e| Error::from_proc(pid, e))?;
+    if status.state.starts_with('Z') {
+        return Err(Error::Vanished { pid });
+    }
+    // Each link on its own rather than `Identities::of`, which fails on the
+    // very state a check must diagnose: after `unshare --pid` without
+    // `--fork`, `pid_for_children` names a namespace nobody is in yet, and
+    // the kernel refuses to open it (ENOENT) while the process lives on.
+    let mut ids = Identities(Default::default());
+    for info in &KINDS {
+        let link = format!("/proc/{pid}/ns/{}", info.proc_name);
+        match std::fs::metadata(&link) {
+            Ok(m) => {
+                ids.0.insert(info.kind, of_metadata(&m));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::ProcPermission { pid });
+            }
+            // Not in this kernel, or gone: the checks see it as shared.
+            Err(_) => {}
+        }
+    }
+    if ids.0.is_empty() {
+        return Err(Error::Vanished { pid });
+    }
+    let children = std::fs::metadata(format!("/proc/{pid}/ns/pid_for_children"));
+    let pid_for_children = match children {
+        Ok(m) => Children::In(of_metadata(&m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && alive(pid) => Children::Empty,
+        Err(_) => Children::Unknown,
+    };
+    let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+        .map(|text| parse_map(&text))
+        .unwrap_or_default();
+    Ok(Candidate {
+        pid,
+        comm: status.name,
+        ids,
+        pid_for_children,
+        nspid: status.nspid.unwrap_or_default(),
+        euid: status.euid,
+        uid_map,
+    })
+}
+
+/// The namespace a `/proc/.../ns/...` link names, as `stat -L` sees it.
+pub fn identity(path: &str) -> Option<Identity> {
+    std::fs::metadata(path).ok().map(|m| of_metadata(&m))
+}
+
+fn of_metadata(m: &std::fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    Identity {
+        device: m.dev(),
+        inode: m.ino(),
+    }
+}
+
+/// Still there, and not a zombie.
+fn alive(pid: i32) -> bool {
+    Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| !matches!(s.state, 'Z' | 'X'))
+}
+
+/// `/proc/PID/uid_map`: lines of three numbers.
+pub fn parse_map(text: &str) -> Vec<(u32, u32, u32)> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<u32> = line
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            match f[..] {
+                [inside, outside, count] => Some((inside, outside, count)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+impl Candidate {
+    /// Is it in a namespace of `kind` other than the host's?
+    pub fn own(&self, kind: Kind, host: &Identities) -> bool {
+        self.ids.get(kind).is_some() && self.ids.get(kind) != host.get(kind)
+    }
+
+    /// `PID 1234 (sleep)`.
+    pub fn label(&self) -> String {
+        format!("process {} ({})", self.pid, self.comm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_maps_are_read_line_by_line() {
+        assert_eq!(
+            parse_map("         0       1000          1\n"),
+            vec![(0, 1000, 1)]
+        );
+        assert_eq!(parse_map(""), vec![]);
+        assert_eq!(
+            parse_map("0 0 4294967295\ngarbage\n"),
+            vec![(0, 0, u32::MAX)]
+        );
+    }
+
+    #[test]
+    fn learnns_and_its_parent_are_never_graded() {
+        let skip = ancestors();
+        assert!(skip.contains(&(std::process::id() as i32)));
+        assert!(skip.len() >= 2, "{skip:?}");
+        assert!(!skip.contains(&1));
+    }
+}

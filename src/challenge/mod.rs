@@ -1,0 +1,165 @@
+//! Challenges: one per lesson, solved by hand with `unshare`, `nsenter`,
+//! `mount`...; learnns grades the result by reading the kernel (never the
+//! shell history) and names what is missing in the learner's terms.
+//!
+//! The texts (task, what to leave running, how to check, hints, solution)
+//! live in `lessons/challenges.md`, which the book includes too.
+
+mod candidates;
+mod grade;
+
+pub use candidates::{Candidate, Candidates, Children, Graded};
+
+use crate::error::{Error, Result};
+use crate::prose;
+
+/// The prose of every challenge.
+pub const PROSE: &str = include_str!("../../lessons/challenges.md");
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// This process has the state asked for.
+    Pass { pid: i32, what: String },
+    /// Nothing has it; `closest` is the process that got furthest, and the
+    /// reasons name what it still lacks.
+    Missing {
+        closest: Option<i32>,
+        reasons: Vec<String>,
+    },
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        matches!(self, Verdict::Pass { .. })
+    }
+}
+
+/// One challenge of the course.
+#[derive(Debug)]
+pub struct Challenge {
+    /// The number of the lesson it belongs to.
+    pub number: u8,
+    /// That lesson's name, also the prefix of its sections in the prose.
+    pub lesson: &'static str,
+    pub title: &'static str,
+    pub check: fn(&Candidates) -> Verdict,
+}
+
+// ANCHOR: challenges
+/// The challenges, in the course's order.
+pub const CHALLENGES: [Challenge; 3] = [
+    Challenge {
+        number: 1,
+        lesson: "uts",
+        title: "A process whose hostname is `lab`",
+        check: grade::uts,
+    },
+    Challenge {
+        number: 3,
+        lesson: "pid",
+        title: "PID 1 of its own PID namespace, with its own /proc",
+        check: grade::pid,
+    },
+    Challenge {
+        number: 6,
+        lesson: "user",
+        title: "Root inside, yourself outside, without sudo",
+        check: grade::user,
+    },
+];
+// ANCHOR_END: challenges
+
+impl Challenge {
+    fn section(&self, part: &str) -> String {
+        prose::section(PROSE, &format!("{}-{part}", self.lesson)).unwrap_or_default()
+    }
+
+    /// The state to build.
+    pub fn task(&self) -> String {
+        self.section("task")
+    }
+
+    /// What to leave running for the check.
+    pub fn leave_running(&self) -> String {
+        self.section("leave")
+    }
+
+    /// How to check.
+    pub fn how_to_check(&self) -> String {
+        self.section("check")
+    }
+
+    /// The hints, from the gentlest to the answer.
+    pub fn hints(&self) -> Vec<String> {
+        self.section("hints")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The challenge of a lesson, if it has one.
+pub fn of_lesson(number: u8) -> Option<&'static Challenge> {
+    CHALLENGES.iter().find(|c| c.number == number)
+}
+
+/// Find a challenge by its lesson's number (`3`) or name (`pid`).
+pub fn find(selector: &str) -> Result<&'static Challenge> {
+    let wanted = selector.trim().to_ascii_lowercase();
+    CHALLENGES
+        .iter()
+        .find(|c| c.lesson == wanted || c.number.to_string() == wanted)
+        .ok_or_else(|| {
+            let names: Vec<_> = CHALLENGES
+                .iter()
+                .map(|c| format!("{} {}", c.number, c.lesson))
+                .collect();
+            Error::usage(
+                format!("there is no challenge `{selector}`"),
+                format!(
+                    "pick one of: {} (`learnns challenge` lists them)",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_challenge_has_its_texts() {
+        for c in &CHALLENGES {
+            for (part, text) in [
+                ("task", c.task()),
+                ("leave", c.leave_running()),
+                ("check", c.how_to_check()),
+            ] {
+                assert!(!text.is_empty(), "{}: no {part}", c.lesson);
+            }
+            assert!(c.hints().len() >= 2, "{}: too few hints", c.lesson);
+            assert!(
+                prose::section(PROSE, &format!("{}-solution", c.lesson)).is_some(),
+                "{}: no solution for the book",
+                c.lesson
+            );
+            assert!(c.how_to_check().contains(&c.number.to_string()));
+        }
+    }
+
+    #[test]
+    fn challenges_are_found_by_number_or_name_and_belong_to_their_lesson() {
+        assert_eq!(find("3").unwrap().lesson, "pid");
+        assert_eq!(find(" USER ").unwrap().number, 6);
+        assert_eq!(find("2").unwrap_err().exit_code(), 2);
+        assert!(find("nope").unwrap_err().to_string().contains("1 uts"));
+        for c in &CHALLENGES {
+            let lesson = crate::lessons::find(c.lesson).unwrap();
+            assert_eq!(lesson.number, c.number, "{}", c.lesson);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `learnns challenge`: the list, a task, hints, and grading what the
+//! learner left running (the grading itself is `challenge`'s; this module
+//! says it and keeps the score in the progress file).
+
+use colored::Colorize;
+
+use crate::challenge::{self, Challenge, Verdict};
+use crate::cli::ChallengeArgs;
+use crate::error::{Error, Result};
+use crate::{inspect, progress, sys, ui};
+
+/// A paragraph wrapped to the terminal, indented.
+fn paragraph(text: &str, indent: &str) {
+    for line in crate::render::text::wrap(text, ui::width(), indent, indent) {
+        outln!("{line}");
+    }
+}
+
+/// `learnns challenge [N] [--check|--hint|--watch|--clean]`.
+pub fn run(args: &ChallengeArgs) -> Result<i32> {
+    let Some(selector) = &args.challenge else {
+        list_challenges();
+        return Ok(0);
+    };
+    let chosen = challenge::find(selector)?;
+    if args.pid.is_some() && !(args.check || args.watch) {
+        return Err(Error::usage(
+            "--pid names the process to grade, and nothing is graded here",
+            format!(
+                "add --check or --watch: learnns challenge {} --check --pid PID",
+                chosen.number
+            ),
+        ));
+    }
+    if args.check {
+        return Ok(if check_challenge(chosen, args.pid, true)? {
+            0
+        } else {
+            1
+        });
+    }
+    if args.watch {
+        return watch_challenge(chosen, args.pid);
+    }
+    if args.hint {
+        return show_hint(chosen);
+    }
+    if args.clean {
+        paragraph(
+            &format!(
+                "Challenge {} told you to create no named object (no link, no cgroup, no file), so there is nothing for learnns to remove. The processes you started are yours: stop them yourself (exit the shell, or `kill PID`); learnns never kills them.",
+                chosen.number
+            ),
+            "",
+        );
+        return Ok(0);
+    }
+    show_challenge(chosen);
+    Ok(0)
+}
+
+fn list_challenges() {
+    let progress = progress::Place::here()
+        .and_then(|place| place.load())
+        .unwrap_or_default();
+    outln!(
+        "{}",
+        "Challenges: build it by hand, learnns grades it".bold()
+    );
+    for c in &challenge::CHALLENGES {
+        outln!(
+            " {} {:>2}  {:<9} {}",
+            progress::mark(progress.challenges.contains(c.lesson)),
+            c.number,
+            c.lesson,
+            c.title
+        );
+    }
+    outln!("\n  learnns challenge N          the task");
+    outln!("  learnns challenge N --check  grade what is running");
+}
+
+fn show_challenge(c: &Challenge) {
+    outln!(
+        "{}",
+        format!("Challenge {} ({}): {}", c.number, c.lesson, c.title).bold()
+    );
+    for (heading, text) in [
+        ("The task", c.task()),
+        ("Leave running", c.leave_running()),
+        ("Check", c.how_to_check()),
+    ] {
+        outln!("\n{}", heading.bold());
+        paragraph(&text.split_whitespace().collect::<Vec<_>>().join(" "), "  ");
+    }
+    outln!(
+        "\n  Stuck? learnns challenge {} --hint ({} hints, one at a time)",
+        c.number,
+        c.hints().len()
+    );
+}
+
+fn show_hint(c: &Challenge) -> Result<i32> {
+    let hints = c.hints();
+    let seen = progress::hint_shown(c.lesson)? as usize;
+    if seen > hints.len() {
+        outln!(
+            "No more hints: you have seen all {} of challenge {}.",
+            hints.len(),
+            c.number
+        );
+        for (i, hint) in hints.iter().enumerate() {
+            paragraph(hint, &format!("  {}. ", i + 1));
+        }
+        return Ok(0);
+    }
+    outln!("Hint {seen} of {}:", hints.len());
+    paragraph(&hints[seen - 1], "  ");
+    Ok(0)
+}
+
+/// Grade once; say whose processes were graded when `whose`. True on a
+/// pass, which is recorded.
+fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool> {
+    let (verdict, graded) = grade(c, only)?;
+    if whose {
+        outln!("{}", graded);
+    }
+    report(c, &verdict);
+    Ok(verdict.passed())
+}
+
+fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
+    let graded = challenge::Graded::invoker();
+    let candidates = challenge::Candidates::gather(graded, only)?;
+    let whose = match only {
+        Some(pid) => format!("Graded process {pid} only."),
+        None => format!(
+            "Graded the processes of {} ({} running, not counting learnns and the shell it runs in).",
+            inspect::user_name(graded.uid),
+            candidates.list.len()
+        ),
+    };
+    Ok(((c.check)(&candidates), whose))
+}
+
+fn report(c: &Challenge, verdict: &Verdict) {
+    match verdict {
+        Verdict::Pass { what, .. } => {
+            outln!("{} challenge {} done", "✓".green().bold(), c.number);
+            paragraph(what, "  ");
+            progress::challenge_passed(c.lesson);
+        }
+        Verdict::Missing { reasons, .. } => {
+            outln!("{} challenge {}: not yet", "✗".red().bold(), c.number);
+            for why in reasons {
+                paragraph(why, "  ");
+            }
+        }
+    }
+}
+
+/// Check about once a second until it passes; print a verdict only when
+/// it changes, so the output stays short without a terminal too.
+fn watch_challenge(c: &Challenge, only: Option<i32>) -> Result<i32> {
+    let mut last = None;
+    loop {
+        let (verdict, whose) = grade(c, only)?;
+        if last.is_none() {
+            outln!("{whose} Watching; Ctrl-C stops.");
+        }
+        if last.as_ref() != Some(&verdict) {
+            report(c, &verdict);
+            ui::flush_out();
+        }
+        if verdict.passed() {
+            return Ok(0);
+        }
+        last = Some(verdict);
+        for _ in 0..10 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if sys::interrupted() {
+                return Err(Error::Interrupted);
+            }
+        }
+    }
+}
