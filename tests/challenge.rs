@@ -1,0 +1,358 @@
+//! `learnns challenge`: for each challenge a scripted correct solution
+//! passes, and typical mistakes are named. Every check grades only the
+//! process the test started (`--pid`), so other tests' namespaces running
+//! at the same time change nothing; the processes started are killed by
+//! PID at the end, and the test makes sure none is left.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{learnns, privileged, stderr, stdout};
+
+/// A solution (or a mistake) left running, as a learner leaves it.
+struct Running {
+    child: Child,
+}
+
+impl Running {
+    /// Start `argv`, as `uid` when given.
+    fn start(argv: &[&str], uid: Option<u32>) -> Running {
+        let mut command = Command::new(argv[0]);
+        command
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid).current_dir("/");
+        }
+        Running {
+            child: command.spawn().expect("the command starts"),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The process that runs `sleep` once everything before it is done:
+    /// the one started, or (after `unshare --fork`) its child.
+    fn sleeper(&self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for pid in std::iter::once(self.pid()).chain(children(self.pid())) {
+                if comm(pid).as_deref() == Some("sleep") {
+                    return pid;
+                }
+            }
+            assert!(Instant::now() < deadline, "sleep never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    /// Kill exactly what this test started: the process and its children,
+    /// by PID, and wait until none of them is left.
+    fn drop(&mut self) {
+        let mut pids = children(self.pid());
+        pids.push(self.pid());
+        for pid in &pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pids.iter().any(|p| alive(*p)) {
+            if Instant::now() > deadline {
+                if !std::thread::panicking() {
+                    panic!("left running: {pids:?}");
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn comm(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_string())
+}
+
+fn alive(pid: i32) -> bool {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.state != 'Z')
+}
+
+/// `learnns challenge N --check --pid PID` as root.
+fn check(n: &str, pid: i32) -> Output {
+    learnns(&["challenge", n, "--check", "--pid", &pid.to_string()])
+        .output()
+        .unwrap()
+}
+
+fn passes(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(out), stderr(out));
+    assert!(stdout(out).contains("done"), "{}", stdout(out));
+}
+
+/// Exit 1, and the reason names the mistake.
+fn fails_naming(out: &Output, mistake: &str) {
+    let text = stdout(out).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(out));
+    assert!(text.contains("not yet"), "{text}");
+    assert!(text.contains(mistake), "wanted {mistake:?} in: {text}");
+}
+
+#[test]
+fn uts_a_hostname_of_its_own() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &[
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            "hostname lab; exec sleep 60",
+        ],
+        None,
+    );
+    let out = check("1", solution.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("`lab`"));
+    // A UTS namespace, but the hostname never set.
+    let unnamed = Running::start(&["unshare", "--uts", "sleep", "60"], None);
+    fails_naming(&check("uts", unnamed.sleeper()), "hostname was not set");
+    // The hostname command alone, without a namespace of its own.
+    let plain = Running::start(&["sleep", "60"], None);
+    fails_naming(&check("1", plain.sleeper()), "no new UTS namespace");
+}
+
+#[test]
+fn pid_its_own_pid_1_and_its_own_proc() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &["unshare", "--pid", "--fork", "--mount-proc", "sleep", "60"],
+        None,
+    );
+    let pid1 = solution.sleeper();
+    assert_ne!(pid1, solution.pid(), "--fork runs sleep in a child");
+    passes(&check("3", pid1));
+    let no_fork = Running::start(&["unshare", "--pid", "sleep", "60"], None);
+    fails_naming(&check("3", no_fork.sleeper()), "without `--fork`");
+    let no_proc = Running::start(&["unshare", "--pid", "--fork", "sleep", "60"], None);
+    fails_naming(&check("pid", no_proc.sleeper()), "no fresh /proc");
+    fails_naming(&check("pid", no_proc.sleeper()), "--mount-proc");
+}
+
+/// A copy of learnns that uid 65534 may run, and a home for its progress.
+struct Nobody {
+    dir: std::path::PathBuf,
+}
+
+impl Nobody {
+    fn new() -> Nobody {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lnstest-challenge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(env!("CARGO_BIN_EXE_learnns"), dir.join("learnns")).unwrap();
+        nix::unistd::chown(&dir.join("home"), Some(65534.into()), Some(65534.into())).unwrap();
+        Nobody { dir }
+    }
+
+    fn learnns(&self, args: &[&str]) -> Output {
+        Command::new(self.dir.join("learnns"))
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .current_dir("/")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .env("HOME", self.dir.join("home"))
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("SUDO_UID")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Nobody {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn user_root_inside_yourself_outside() {
+    if !privileged() {
+        return;
+    }
+    let nobody = Nobody::new();
+    let solution = Running::start(
+        &["unshare", "--user", "--map-root-user", "sleep", "60"],
+        Some(65534),
+    );
+    let pid = solution.sleeper().to_string();
+    let out = nobody.learnns(&["challenge", "6", "--check", "--pid", &pid]);
+    passes(&out);
+    assert!(
+        stdout(&out).contains("uid 65534 outside"),
+        "{}",
+        stdout(&out)
+    );
+    // Graded among all of the user's processes, it passes too, says whose
+    // it graded, and the pass is on the list and the course map.
+    let out = nobody.learnns(&["challenge", "6", "--check"]);
+    passes(&out);
+    assert!(stdout(&out).contains("uid 65534"), "{}", stdout(&out));
+    let list = stdout(&nobody.learnns(&["challenge"]));
+    assert!(
+        list.lines().any(|l| l.contains('✓') && l.contains("user")),
+        "{list}"
+    );
+    let map = stdout(&nobody.learnns(&[]));
+    assert!(map.contains("challenges passed: 6 user"), "{map}");
+    // Root grading under sudo grades the invoking user's processes.
+    let out = learnns(&["challenge", "6", "--check"])
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    passes(&out);
+    assert!(stdout(&out).contains("uid 65534"), "{}", stdout(&out));
+
+    let no_map = Running::start(&["unshare", "--user", "sleep", "60"], Some(65534));
+    let pid = no_map.sleeper().to_string();
+    fails_naming(
+        &nobody.learnns(&["challenge", "user", "--check", "--pid", &pid]),
+        "no uid map",
+    );
+    let same = Running::start(
+        &["unshare", "--user", "--map-current-user", "sleep", "60"],
+        Some(65534),
+    );
+    let pid = same.sleeper().to_string();
+    fails_naming(
+        &nobody.learnns(&["challenge", "6", "--check", "--pid", &pid]),
+        "not root inside",
+    );
+}
+
+#[test]
+fn hints_come_one_at_a_time_and_then_say_so() {
+    let nobody_state = common::state_dir().join("hints");
+    let hint = || {
+        learnns(&["challenge", "3", "--hint"])
+            .env("XDG_STATE_HOME", &nobody_state)
+            .output()
+            .unwrap()
+    };
+    let mut seen = Vec::new();
+    for i in 1..=4 {
+        let out = hint();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).starts_with(&format!("Hint {i} of 4")),
+            "{}",
+            stdout(&out)
+        );
+        seen.push(stdout(&out));
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]));
+    assert!(stdout(&hint()).starts_with("No more hints"));
+    let _ = std::fs::remove_dir_all(&nobody_state);
+}
+
+#[test]
+fn bad_input_is_refused_with_the_fix() {
+    let out = learnns(&["challenge", "2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("1 uts, 3 pid, 6 user"),
+        "{}",
+        stderr(&out)
+    );
+    for argv in [
+        vec!["challenge", "1", "--check", "--watch"],
+        vec!["challenge", "--check"],
+        vec!["challenge", "1", "--hint", "--clean"],
+        vec!["challenge", "1", "--pid", "0", "--check"],
+    ] {
+        let out = learnns(&argv).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{argv:?}");
+    }
+    let out = learnns(&["challenge", "1", "--pid", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("add --check or --watch"));
+    // The task, not the commands.
+    let task = stdout(&learnns(&["challenge", "3"]).output().unwrap());
+    assert!(task.contains("PID 1") && !task.contains("--fork"), "{task}");
+}
+
+#[test]
+fn clean_removes_nothing_and_kills_nothing() {
+    let sleeper = Running::start(&["sleep", "60"], None);
+    let pid = sleeper.sleeper();
+    let out = learnns(&["challenge", "1", "--clean"]).output().unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("nothing for learnns to remove"), "{text}");
+    assert!(alive(pid));
+}
+
+#[test]
+fn watch_stops_when_the_state_is_there() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &[
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            "sleep 1.5; hostname lab; exec sleep 60",
+        ],
+        None,
+    );
+    let pid = solution.pid().to_string();
+    let host_uts = std::fs::read_link("/proc/self/ns/uts").unwrap();
+    while std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok() == Some(host_uts.clone()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let out = learnns(&["challenge", "1", "--watch", "--pid", &pid])
+        .output()
+        .unwrap();
+    passes(&out);
+    let text = stdout(&out);
+    // One "not yet" while the hostname is unset, then the pass: only
+    // changes are printed.
+    assert_eq!(text.matches("not yet").count(), 1, "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
