@@ -344,6 +344,12 @@ pub fn run(lesson: &'static Lesson, options: &Options, format: Format) -> Result
             Ok(Ended::Stopped)
         }
         Ok(()) => {
+            if let Some(challenge) = crate::challenge::of_lesson(lesson.number) {
+                events::note(format!(
+                    "Now try it by hand, without learnns building it: learnns challenge {}",
+                    challenge.number
+                ));
+            }
             events::emit(done(false));
             Ok(Ended::Finished)
         }
