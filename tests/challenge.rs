@@ -356,3 +356,21 @@ fn watch_stops_when_the_state_is_there() {
     assert_eq!(text.matches("not yet").count(), 1, "{text}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn lessons_with_a_challenge_end_by_pointing_to_it() {
+    if !privileged() {
+        return;
+    }
+    for (lesson, pointer) in [("3", Some("learnns challenge 3")), ("2", None)] {
+        let out = learnns(&["lesson", lesson, "--format", "plain"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        match pointer {
+            Some(p) => assert!(text.contains(p), "lesson {lesson}: {text}"),
+            None => assert!(!text.contains("learnns challenge"), "lesson {lesson}"),
+        }
+    }
+}
