@@ -57,8 +57,9 @@ pub fn uts(all: &Candidates) -> Verdict {
                 Ok(name) => Grade::Partly(
                     2,
                     format!(
-                        "{} is in a UTS namespace of its own, but its hostname is `{name}`, not `lab`: the hostname was not set inside it; run `hostname lab` inside it (e.g. `nsenter -t {} -u hostname lab` as root)",
+                        "{} is in a UTS namespace of its own, but its hostname is `{name}`, not `lab`: the hostname was not set inside it; run `hostname lab` inside it (e.g. `sudo nsenter -t {} -u hostname lab`; for a namespace of your own user namespace, `nsenter -t {} -U -u --preserve-credentials hostname lab`)",
                         c.label(),
+                        c.pid,
                         c.pid
                     ),
                 ),
@@ -71,7 +72,7 @@ pub fn uts(all: &Candidates) -> Verdict {
                 ),
             }
         },
-        "no process of yours is in a UTS namespace other than the host's (no new UTS namespace): start one with `unshare --uts` (as root) and leave it running".into(),
+        "no process of yours is in a UTS namespace other than the host's (no new UTS namespace): start one with `sudo unshare --uts` (as an ordinary user, `unshare --user --map-root-user --uts`) and leave it running".into(),
     )
 }
 
@@ -153,7 +154,7 @@ pub fn pid(all: &Candidates) -> Verdict {
                 ),
             )
         },
-        "no process of yours is in a PID namespace other than the host's: start one with `unshare --pid --fork` (as root) and leave it running".into(),
+        "no process of yours is in a PID namespace other than the host's: start one with `sudo unshare --pid --fork` (as an ordinary user, `unshare --user --map-root-user --pid --fork`) and leave it running".into(),
     )
 }
 
