@@ -287,10 +287,10 @@ fn hints_come_one_at_a_time_and_then_say_so() {
 
 #[test]
 fn bad_input_is_refused_with_the_fix() {
-    let out = learnns(&["challenge", "2"]).output().unwrap();
+    let out = learnns(&["challenge", "4"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("1 uts, 3 pid, 6 user"),
+        stderr(&out).contains("1 uts, 2 ipc, 3 pid"),
         "{}",
         stderr(&out)
     );
@@ -362,7 +362,11 @@ fn lessons_with_a_challenge_end_by_pointing_to_it() {
     if !privileged() {
         return;
     }
-    for (lesson, pointer) in [("3", Some("learnns challenge 3")), ("2", None)] {
+    for (lesson, pointer) in [
+        ("3", Some("learnns challenge 3")),
+        ("2", Some("learnns challenge 2")),
+        ("4", None),
+    ] {
         let out = learnns(&["lesson", lesson, "--format", "plain"])
             .output()
             .unwrap();
@@ -373,4 +377,146 @@ fn lessons_with_a_challenge_end_by_pointing_to_it() {
             None => assert!(!text.contains("learnns challenge"), "lesson {lesson}"),
         }
     }
+}
+
+/// A `learnns run` left running: its command is killed first, so that
+/// learnns ends by itself and removes what it made (its cgroup); only then
+/// does [`Running`] make sure of the rest.
+struct LearnnsRun(Running);
+
+impl LearnnsRun {
+    fn start(layers: &[&str]) -> LearnnsRun {
+        let mut argv = vec![env!("CARGO_BIN_EXE_learnns"), "run"];
+        argv.extend_from_slice(layers);
+        argv.extend_from_slice(&["--", "sleep", "60"]);
+        LearnnsRun(Running::start(&argv, None))
+    }
+}
+
+impl Drop for LearnnsRun {
+    fn drop(&mut self) {
+        for pid in children(self.0.pid()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Not reaped here: until Running reaps it, its PID stays ours.
+        while alive(self.0.pid()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A message queue a test made on the host, removed by its id at the end.
+struct HostQueue(Option<i32>);
+
+impl Drop for HostQueue {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            let _ = Command::new("ipcrm").args(["-q", &id.to_string()]).status();
+            assert!(
+                std::thread::panicking()
+                    || !learnns::sysvipc::msg_queues().iter().any(|q| q.id == id),
+                "queue {id} left on the host"
+            );
+        }
+    }
+}
+
+#[test]
+fn ipc_a_queue_the_host_cannot_see() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &["unshare", "--ipc", "sh", "-c", "ipcmk -Q; exec sleep 60"],
+        None,
+    );
+    let out = check("2", solution.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("does not list"), "{}", stdout(&out));
+    // The namespace, but the queue never made in it.
+    let empty = Running::start(&["unshare", "--ipc", "sleep", "60"], None);
+    fails_naming(
+        &check("ipc", empty.sleeper()),
+        "own IPC namespace but no queue in it",
+    );
+    // The queue, made on the host: no `unshare --ipc`.
+    let file = std::env::temp_dir().join(format!("lnstest-ipcmk-{}", std::process::id()));
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ipcmk -Q > {}", file.display()))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let said = std::fs::read_to_string(&file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    let queue = HostQueue(
+        said.split_whitespace()
+            .last()
+            .and_then(|id| id.parse().ok()),
+    );
+    assert!(queue.0.is_some(), "ipcmk said {said:?}");
+    let plain = Running::start(&["sleep", "60"], None);
+    let out = check("2", plain.sleeper());
+    fails_naming(
+        &out,
+        "no IPC namespace of its own (the queue is on the host)",
+    );
+    fails_naming(&out, "without `unshare --ipc`");
+}
+
+#[test]
+fn time_a_boot_clock_a_day_ahead() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &["unshare", "--time", "--boottime", "86400", "sleep", "60"],
+        None,
+    );
+    let out = check("8", solution.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("86400 s ahead"), "{}", stdout(&out));
+    // A time namespace whose offsets were never written.
+    let zero = Running::start(&["unshare", "--time", "sleep", "60"], None);
+    fails_naming(
+        &check("time", zero.sleeper()),
+        "own time namespace but offsets 0",
+    );
+    // The wrong clock.
+    let monotonic = Running::start(
+        &["unshare", "--time", "--monotonic", "86400", "sleep", "60"],
+        None,
+    );
+    fails_naming(&check("8", monotonic.sleeper()), "not on the boot-time one");
+    // No time namespace at all.
+    let plain = Running::start(&["sleep", "60"], None);
+    fails_naming(&check("8", plain.sleeper()), "no time namespace");
+}
+
+#[test]
+fn security_no_sys_admin_and_a_filter() {
+    if !privileged() {
+        return;
+    }
+    let solution = LearnnsRun::start(&["--uts", "--drop-caps", "--seccomp"]);
+    let out = check("9", solution.0.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("Seccomp 2"), "{}", stdout(&out));
+    // The bounding set shrunk, but no filter.
+    let no_filter = Running::start(
+        &["setpriv", "--bounding-set", "-sys_admin", "sleep", "60"],
+        None,
+    );
+    fails_naming(&check("security", no_filter.sleeper()), "no seccomp filter");
+    fails_naming(&check("9", no_filter.sleeper()), "systemd-run");
+    // A filter, but the bounding set intact.
+    let intact = LearnnsRun::start(&["--uts", "--seccomp"]);
+    fails_naming(
+        &check("9", intact.0.sleeper()),
+        "CAP_SYS_ADMIN still in the bounding set",
+    );
 }

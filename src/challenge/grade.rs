@@ -6,7 +6,7 @@ use super::{Candidate, Candidates, Children, Verdict};
 use crate::ns::Kind;
 
 /// How far one candidate got.
-enum Grade {
+pub(super) enum Grade {
     Done(String),
     /// How far (higher is further), and what is missing.
     Partly(u8, String),
@@ -14,7 +14,11 @@ enum Grade {
 }
 
 /// The best grade among the candidates; `nothing` when none got anywhere.
-fn best(all: &Candidates, grade: impl Fn(&Candidate) -> Grade, nothing: String) -> Verdict {
+pub(super) fn best(
+    all: &Candidates,
+    grade: impl Fn(&Candidate) -> Grade,
+    nothing: String,
+) -> Verdict {
     let mut closest: Option<(u8, i32, String)> = None;
     for c in &all.list {
         match grade(c) {

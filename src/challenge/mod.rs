@@ -7,6 +7,9 @@
 
 mod candidates;
 mod grade;
+mod ipc;
+mod security;
+mod time;
 
 pub use candidates::{Candidate, Candidates, Children, Graded};
 
@@ -48,12 +51,18 @@ pub struct Challenge {
 
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 3] = [
+pub const CHALLENGES: [Challenge; 6] = [
     Challenge {
         number: 1,
         lesson: "uts",
         title: "A process whose hostname is `lab`",
         check: grade::uts,
+    },
+    Challenge {
+        number: 2,
+        lesson: "ipc",
+        title: "A message queue the host cannot see",
+        check: ipc::ipc,
     },
     Challenge {
         number: 3,
@@ -66,6 +75,18 @@ pub const CHALLENGES: [Challenge; 3] = [
         lesson: "user",
         title: "Root inside, yourself outside, without sudo",
         check: grade::user,
+    },
+    Challenge {
+        number: 8,
+        lesson: "time",
+        title: "A boot-time clock a day ahead",
+        check: time::time,
+    },
+    Challenge {
+        number: 9,
+        lesson: "security",
+        title: "No CAP_SYS_ADMIN for good, and a seccomp filter",
+        check: security::security,
     },
 ];
 // ANCHOR_END: challenges
@@ -155,7 +176,7 @@ mod tests {
     fn challenges_are_found_by_number_or_name_and_belong_to_their_lesson() {
         assert_eq!(find("3").unwrap().lesson, "pid");
         assert_eq!(find(" USER ").unwrap().number, 6);
-        assert_eq!(find("2").unwrap_err().exit_code(), 2);
+        assert_eq!(find("4").unwrap_err().exit_code(), 2);
         assert!(find("nope").unwrap_err().to_string().contains("1 uts"));
         for c in &CHALLENGES {
             let lesson = crate::lessons::find(c.lesson).unwrap();
