@@ -7,6 +7,7 @@
 
 mod candidates;
 mod grade;
+pub mod net;
 
 pub use candidates::{Candidate, Candidates, Children, Graded};
 
@@ -48,7 +49,7 @@ pub struct Challenge {
 
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 3] = [
+pub const CHALLENGES: [Challenge; 4] = [
     Challenge {
         number: 1,
         lesson: "uts",
@@ -60,6 +61,12 @@ pub const CHALLENGES: [Challenge; 3] = [
         lesson: "pid",
         title: "PID 1 of its own PID namespace, with its own /proc",
         check: grade::pid,
+    },
+    Challenge {
+        number: 5,
+        lesson: "net",
+        title: "A network namespace `lab`, joined to the host by a veth pair",
+        check: net::check,
     },
     Challenge {
         number: 6,
