@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Candidates, Verdict};
 use crate::error::{Error, Result};
@@ -21,6 +21,9 @@ const NETNS: &str = "lab";
 const RUN_NETNS: &str = "/run/netns/lab";
 const HOST_END: &str = "lab-h";
 const INSIDE_END: &str = "lab-c";
+mod clean;
+pub use clean::clean;
+
 const ECHO_WAIT: Duration = Duration::from_secs(2);
 
 /// The documentation ranges of RFC 5737, each a /24.
@@ -469,61 +472,91 @@ pub fn check(_all: &Candidates) -> Verdict {
     }
 }
 
-/// Print and run one `ip` command; say so when it fails.
-fn run_shown(args: &[&str]) -> bool {
-    outln!("$ ip {}", args.join(" "));
-    match ip_output(args) {
-        Ok(_) => true,
-        Err(e) => {
-            outln!("  failed: {e}");
-            false
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `learnns challenge 5 --clean`: remove the netns `lab` and, if still
-/// there, the veth `lab-h`; nothing else.
-pub fn clean() -> Result<i32> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Error::usage(
-            "removing `lab` and `lab-h` needs root",
-            "sudo learnns challenge 5 --clean",
-        ));
-    }
-    let mut ok = true;
-    match netns_state() {
-        Netns::Own | Netns::Host => ok &= run_shown(&["netns", "del", NETNS]),
-        Netns::Missing => outln!("No network namespace `{NETNS}`: nothing to delete there."),
-        Netns::NotNet(what) => outln!(
-            "Left alone: {RUN_NETNS} is not a network namespace ({what}); the task did not make it."
-        ),
-    }
-    // The namespace is destroyed a moment after its last user leaves, and
-    // lab-c with it, and so lab-h: wait for that before deleting anything.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut left = links(None).unwrap_or_default();
-    while find(&left, HOST_END).is_some() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        left = links(None).unwrap_or_default();
-    }
-    match find(&left, HOST_END) {
-        None => outln!("No link `{HOST_END}` on the host (any more)."),
-        Some(h) if h.kind.as_deref() == Some("veth") => {
-            ok &= run_shown(&["link", "del", HOST_END]);
+    fn link(name: &str, ifindex: u32, peer: u32, addr: &str) -> Link {
+        let v4 = addr
+            .split_once('/')
+            .map(|(a, p)| vec![(a.parse().unwrap(), p.parse().unwrap())])
+            .unwrap_or_default();
+        Link {
+            name: name.into(),
+            ifindex,
+            peer: Some(peer),
+            up: true,
+            kind: Some("veth".into()),
+            v4,
         }
-        Some(h) => outln!(
-            "Left alone: `{HOST_END}` is a {} link, not the task's veth.",
-            h.kind.as_deref().unwrap_or("plain")
-        ),
     }
-    if let Some(c) = find(&left, INSIDE_END).filter(|_| find(&left, HOST_END).is_none()) {
-        outln!(
-            "Left alone: a `{INSIDE_END}` ({}) on the host that is not `{HOST_END}`'s peer.",
-            c.kind.as_deref().unwrap_or("plain")
+
+    fn eth0() -> Vec<InUse> {
+        vec![InUse {
+            network: Ipv4Addr::new(192, 0, 2, 0),
+            mask: mask(24),
+            by: "a route via eth0".into(),
+        }]
+    }
+
+    fn seen(h: &str, c: &str) -> Seen {
+        Seen {
+            netns: Netns::Own,
+            host: vec![link("lab-h", 7, 6, h)],
+            inside: vec![link("lab-c", 6, 7, c)],
+            used: eth0(),
+        }
+    }
+
+    fn reasons(s: &Seen) -> String {
+        judge(s).unwrap_err().join(" ")
+    }
+
+    #[test]
+    fn the_right_pair_passes_and_lo_may_be_down() {
+        let pair = judge(&seen("198.51.100.1/30", "198.51.100.2/30")).unwrap();
+        assert_eq!(pair.inside, Ipv4Addr::new(198, 51, 100, 2));
+        assert!(!pair.lo_up);
+        assert!(judge(&seen("203.0.113.8/31", "203.0.113.9/31")).is_ok());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let mut s = seen("198.51.100.1/30", "198.51.100.2/30");
+        s.host[0].up = false;
+        assert!(reasons(&s).contains("`ip link set lab-h up`"));
+        let s = seen("192.0.2.5/30", "192.0.2.6/30");
+        assert!(
+            reasons(&s).contains("overlaps 192.0.2.0/24"),
+            "{}",
+            reasons(&s)
         );
+        let s = seen("198.51.100.1/30", "198.51.100.6/30");
+        assert!(reasons(&s).contains("different subnets"));
+        let s = seen("198.51.100.1/24", "198.51.100.2/24");
+        assert!(reasons(&s).contains("wider than the /30"));
+        let s = seen("10.0.0.1/30", "10.0.0.2/30");
+        assert!(reasons(&s).contains("outside the documentation ranges"));
+        let s = seen("198.51.100.3/30", "198.51.100.2/30");
+        assert!(reasons(&s).contains("broadcast"));
+        let mut s = seen("198.51.100.1/30", "");
+        let c = s.inside.remove(0);
+        s.host.push(c);
+        assert!(reasons(&s).contains("still on the host"));
+        s.netns = Netns::Missing;
+        assert!(reasons(&s).contains("`ip netns add lab`"));
     }
-    outln!(
-        "/run/netns stays a mount point (`ip netns add` made it one); it may hold other namespaces, so learnns does not unmount it."
-    );
-    Ok(if ok { 0 } else { 1 })
+
+    #[test]
+    fn ip_json_is_read() {
+        let json = r#"[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"],"addr_info":[]},
+            {"ifindex":6575,"link_index":6576,"ifname":"lab-c","flags":["BROADCAST","UP"],
+             "linkinfo":{"info_kind":"veth"},"addr_info":[{"family":"inet","local":"198.51.100.2","prefixlen":30},
+             {"family":"inet6","local":"fe80::1","prefixlen":64}]}]"#;
+        let l = parse_links(json).unwrap();
+        assert!(!l[0].up);
+        assert_eq!(l[1].peer, Some(6576));
+        assert_eq!(l[1].v4, vec![(Ipv4Addr::new(198, 51, 100, 2), 30)]);
+        assert_eq!(l[1].kind.as_deref(), Some("veth"));
+    }
 }
