@@ -379,7 +379,12 @@ fn lessons_with_a_challenge_end_by_pointing_to_it() {
 
 /// The objects challenge 5 names, made by the test; whatever happens, the
 /// guard removes exactly them (the netns `lab`, and `lab-h` if still there).
-struct Lab;
+/// `ip netns add` also makes /run/netns a mount point: when the test made
+/// it one and it is empty at the end, the guard undoes that too, so the
+/// host's mount table (which lesson 4's transcript counts) is as it was.
+struct Lab {
+    made_run_netns: bool,
+}
 
 impl Lab {
     /// None (after saying why) when a learner's `lab` or `lab-h` is there:
@@ -398,7 +403,8 @@ impl Lab {
             eprintln!("skipped: challenge 5: {why}");
             return None;
         }
-        Some(Lab)
+        let made_run_netns = !std::path::Path::new("/run/netns").exists();
+        Some(Lab { made_run_netns })
     }
 
     fn ip(&self, line: &str) {
@@ -419,6 +425,11 @@ impl Drop for Lab {
         }
         let _ = Command::new("ip").args(["link", "del", "lab-h"]).output();
         let _ = Command::new("ip").args(["link", "del", "lab-c"]).output();
+        let empty = std::fs::read_dir("/run/netns").is_ok_and(|mut d| d.next().is_none());
+        if self.made_run_netns && empty {
+            let _ = Command::new("umount").arg("/run/netns").output();
+            let _ = std::fs::remove_dir("/run/netns");
+        }
     }
 }
 
