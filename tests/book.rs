@@ -350,7 +350,10 @@ fn filters(events: &[Event], host: &str) -> Vec<(regex::Regex, String)> {
             (r"\blists \d+", "lists [N]"),
             // The host's mount table grows with what else is mounted.
             (r"(?m)^\d+ /proc/self/mountinfo", "[N] /proc/self/mountinfo"),
-            (r"mount tables: \d+ lines outside", "mount tables: [N] lines outside"),
+            (
+                r"mount tables: \d+ lines outside",
+                "mount tables: [N] lines outside",
+            ),
             (r"(?m)^\$", "$"),
             (r" (UP|DOWN|LOWERLAYERDOWN) +(\d)", " [STATE] $2"),
             (r" *fe80::[0-9a-f:]+/64", ""),

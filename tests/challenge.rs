@@ -290,7 +290,17 @@ fn bad_input_is_refused_with_the_fix() {
     let out = learnns(&["challenge", "4"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("1 uts, 2 ipc, 3 pid"),
+        [
+            "1 uts",
+            "2 ipc",
+            "3 pid",
+            "5 net",
+            "6 user",
+            "8 time",
+            "9 security"
+        ]
+        .iter()
+        .all(|c| stderr(&out).contains(c)),
         "{}",
         stderr(&out)
     );
@@ -519,4 +529,139 @@ fn security_no_sys_admin_and_a_filter() {
         &check("9", intact.0.sleeper()),
         "CAP_SYS_ADMIN still in the bounding set",
     );
+}
+
+/// The objects challenge 5 names, made by the test; whatever happens, the
+/// guard removes exactly them (the netns `lab`, and `lab-h` if still there).
+/// `ip netns add` also makes /run/netns a mount point: when the test made
+/// it one and it is empty at the end, the guard undoes that too, so the
+/// host's mount table (which lesson 4's transcript counts) is as it was.
+struct Lab {
+    made_run_netns: bool,
+}
+
+impl Lab {
+    /// None (after saying why) when a learner's `lab` or `lab-h` is there:
+    /// the test must not touch it. Under LEARNNS_REQUIRE_PRIVILEGED=1 that
+    /// fails instead.
+    fn new() -> Option<Lab> {
+        let taken = std::path::Path::new("/run/netns/lab").exists()
+            || ["lab-h", "lab-c"]
+                .iter()
+                .any(|l| std::path::Path::new("/sys/class/net").join(l).exists());
+        if taken {
+            let why = "a `lab` netns or a `lab-h`/`lab-c` link already exists on this host (a learner's?)";
+            if std::env::var("LEARNNS_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+                panic!("{why}; remove it, or run without LEARNNS_REQUIRE_PRIVILEGED=1");
+            }
+            eprintln!("skipped: challenge 5: {why}");
+            return None;
+        }
+        let made_run_netns = !std::path::Path::new("/run/netns").exists();
+        Some(Lab { made_run_netns })
+    }
+
+    fn ip(&self, line: &str) {
+        let out = Command::new("ip")
+            .args(line.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ip {line}: {}", stderr(&out));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", "lab"]).output();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::path::Path::new("/sys/class/net/lab-h").exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("ip").args(["link", "del", "lab-h"]).output();
+        let _ = Command::new("ip").args(["link", "del", "lab-c"]).output();
+        let empty = std::fs::read_dir("/run/netns").is_ok_and(|mut d| d.next().is_none());
+        if self.made_run_netns && empty {
+            let _ = Command::new("umount").arg("/run/netns").output();
+            let _ = std::fs::remove_dir("/run/netns");
+        }
+    }
+}
+
+fn check_net() -> Output {
+    learnns(&["challenge", "5", "--check"]).output().unwrap()
+}
+
+/// What challenge 5 and its `--clean` may touch (mounts, links, network
+/// namespaces) is as it was, but for one line: `ip netns add` leaves
+/// /run/netns a mount point for good. The other fields are left out: this
+/// test starts no process and makes no cgroup, and the machine's own
+/// churn there is not learnns's.
+fn assert_net_unchanged(before: &common::Fingerprint) {
+    let at_run_netns = |m: &String| m.split(' ').nth(4) == Some("/run/netns");
+    let had = before.mounts.iter().any(at_run_netns);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let mut after = common::Fingerprint::take();
+        if !had {
+            after.mounts.retain(|m| !at_run_netns(m));
+        }
+        let same = (&after.mounts, &after.links, &after.netns)
+            == (&before.mounts, &before.links, &before.netns);
+        if same || Instant::now() > deadline {
+            assert_eq!(
+                before.mounts, after.mounts,
+                "challenge 5 changed the mounts"
+            );
+            assert_eq!(before.links, after.links, "challenge 5 changed the links");
+            assert_eq!(before.netns, after.netns, "challenge 5 changed /run/netns");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn net_a_namespace_and_a_veth_pair_that_answer_both_ways() {
+    if !privileged() {
+        return;
+    }
+    let _one = common::serial();
+    let Some(lab) = Lab::new() else { return };
+    let before = common::Fingerprint::take();
+    let free = learnns::network::suggest_subnet().expect("a free /30");
+    let (h, c) = (free.host(), free.container());
+    fails_naming(&check_net(), "`ip netns add lab`");
+    lab.ip("netns add lab");
+    lab.ip("link add lab-h type veth peer name lab-c");
+    // The inside end never moved.
+    fails_naming(&check_net(), "`lab-c` is still on the host");
+    lab.ip("link set lab-c netns lab");
+    lab.ip(&format!("addr add {h}/30 dev lab-h"));
+    lab.ip(&format!("-n lab addr add {c}/30 dev lab-c"));
+    lab.ip("-n lab link set lab-c up");
+    // The host end left DOWN.
+    fails_naming(&check_net(), "`ip link set lab-h up`");
+    lab.ip("link set lab-h up");
+    let out = check_net();
+    passes(&out);
+    let text = stdout(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains(&format!("64 bytes from {c}")), "{text}");
+    assert!(text.contains(&format!("64 bytes from {h}")), "{text}");
+    assert!(text.contains("`lo` in `lab` is down"), "{text}");
+    // The inside end moved to another /30.
+    let other = std::net::Ipv4Addr::from(u32::from(c) ^ 4);
+    lab.ip(&format!("-n lab addr del {c}/30 dev lab-c"));
+    lab.ip(&format!("-n lab addr add {other}/30 dev lab-c"));
+    fails_naming(&check_net(), "different subnets");
+    let out = learnns(&["challenge", "5", "--clean"]).output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("$ ip netns del lab"), "{text}");
+    assert!(text.contains("does not unmount"), "{text}");
+    assert!(!std::path::Path::new("/run/netns/lab").exists());
+    assert_net_unchanged(&before);
+    drop(lab);
 }

@@ -8,6 +8,7 @@
 mod candidates;
 mod grade;
 mod ipc;
+pub mod net;
 mod security;
 mod time;
 
@@ -51,7 +52,7 @@ pub struct Challenge {
 
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 6] = [
+pub const CHALLENGES: [Challenge; 7] = [
     Challenge {
         number: 1,
         lesson: "uts",
@@ -69,6 +70,12 @@ pub const CHALLENGES: [Challenge; 6] = [
         lesson: "pid",
         title: "PID 1 of its own PID namespace, with its own /proc",
         check: grade::pid,
+    },
+    Challenge {
+        number: 5,
+        lesson: "net",
+        title: "A network namespace `lab`, joined to the host by a veth pair",
+        check: net::check,
     },
     Challenge {
         number: 6,
