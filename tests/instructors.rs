@@ -345,3 +345,34 @@ fn a_man_page_of_no_command_is_a_usage_error_listing_the_commands() {
     assert!(said.contains("run, shell"), "{said}");
     assert!(said.contains("progress"), "{said}");
 }
+
+#[test]
+fn progress_shows_challenges_passed_and_hints_taken() {
+    let dir = state("challenges");
+    std::fs::create_dir_all(dir.join("learnns")).unwrap();
+    std::fs::write(
+        progress_file(&dir),
+        "completed = [\"uts\"]\nchallenges = [\"uts\"]\n\n[hints]\nuts = 2\npid = 1\n",
+    )
+    .unwrap();
+    let out = output(&dir, &["progress"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Challenges"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("✓ uts") && l.contains("2 hints")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("· pid") && l.contains("1 hint")),
+        "{text}"
+    );
+    let out = output(&dir, &["progress", "--reset", "--yes"]);
+    assert!(
+        stdout(&out).contains("1 challenge passed (uts)"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -80,6 +80,29 @@ pub fn show() -> Result<i32> {
             outln!("  {label:<18} {}", score.describe());
         }
     }
+    if !progress.challenges.is_empty() || !progress.hints.is_empty() {
+        outln!("\n{}", "Challenges".bold());
+        let mut names: Vec<&String> = progress.challenges.iter().collect();
+        names.extend(
+            progress
+                .hints
+                .keys()
+                .filter(|k| !progress.challenges.contains(*k)),
+        );
+        for name in names {
+            let hints = progress.hints.get(name).copied().unwrap_or(0);
+            outln!(
+                "  {} {name:<9} {}",
+                mark(progress.challenges.contains(name)),
+                if hints == 0 {
+                    "no hints".to_string()
+                } else {
+                    format!("{hints} hint{}", if hints == 1 { "" } else { "s" })
+                }
+                .dimmed()
+            );
+        }
+    }
     outln!("\n{}", "Next".bold());
     outln!("  {}", next_step(&progress));
     if !progress.is_empty() {
@@ -153,6 +176,14 @@ pub fn summary(progress: &Progress) -> String {
             "{} ({})",
             plural(topics.len(), "quiz score", "quiz scores"),
             topics.join(", ")
+        ));
+    }
+    if !progress.challenges.is_empty() {
+        let passed: Vec<&str> = progress.challenges.iter().map(String::as_str).collect();
+        parts.push(format!(
+            "{} ({})",
+            plural(passed.len(), "challenge passed", "challenges passed"),
+            passed.join(", ")
         ));
     }
     if parts.is_empty() {
