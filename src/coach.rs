@@ -130,6 +130,12 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
     if whose && c.lesson != "net" {
         outln!("{}", graded);
     }
+    // The capstone shows the namespace table the lessons print.
+    if c.number == challenge::CAPSTONE {
+        for line in challenge::capstone::table(&verdict, ui::width()) {
+            outln!("{line}");
+        }
+    }
     report(c, &verdict);
     Ok(verdict.passed())
 }

@@ -297,7 +297,8 @@ fn bad_input_is_refused_with_the_fix() {
             "5 net",
             "6 user",
             "8 time",
-            "9 security"
+            "9 security",
+            "10 capstone"
         ]
         .iter()
         .all(|c| stderr(&out).contains(c)),
@@ -664,4 +665,102 @@ fn net_a_namespace_and_a_veth_pair_that_answer_both_ways() {
     assert!(!std::path::Path::new("/run/netns/lab").exists());
     assert_net_unchanged(&before);
     drop(lab);
+}
+
+/// What a `learnns run` made on the host for its container (its veth's host
+/// end, its cgroups), named after learnns's PID: none of it may be left.
+fn assert_learnns_run_cleaned_up(learnns_pid: i32) {
+    let link = format!("/sys/class/net/learnns{learnns_pid}h");
+    let prefix = format!("learnns-{learnns_pid}-");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let cgroups: Vec<String> = ["pids", "memory", "unified", ""]
+            .iter()
+            .flat_map(|h| std::fs::read_dir(format!("/sys/fs/cgroup/{h}")).into_iter())
+            .flatten()
+            .flatten()
+            .map(|e| e.path().display().to_string())
+            .filter(|p| p.rsplit('/').next().is_some_and(|n| n.starts_with(&prefix)))
+            .collect();
+        let veth = std::path::Path::new(&link).exists();
+        if (!veth && cgroups.is_empty()) || Instant::now() > deadline {
+            assert!(!veth, "{link} left on the host");
+            assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn capstone_the_whole_container_by_hand() {
+    if !privileged() {
+        return;
+    }
+    // Its veth pair takes a free /30, as challenge 5's test does.
+    let _one = common::serial();
+    let solution = LearnnsRun::start(&[
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--mnt",
+        "--net",
+        "--cgroup",
+        "--veth",
+        "--pids-max",
+        "20",
+    ]);
+    let learnns_pid = solution.0.pid();
+    let sleeper = solution.0.sleeper();
+    // The veth is set up after the command starts: wait for its address.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = check("capstone", sleeper);
+    while out.status.code() != Some(0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        out = check("capstone", sleeper);
+    }
+    passes(&out);
+    let text = stdout(&out);
+    // The lessons' table, then one line per kind.
+    assert!(text.contains(&format!("/proc/{sleeper}/ns/*")), "{text}");
+    assert!(text.contains("6 of 8 differ"), "{text}");
+    for kind in ["uts", "ipc", "pid", "mnt", "net", "cgroup"] {
+        assert!(text.contains(&format!("✓ {kind}:")), "{kind}: {text}");
+    }
+    assert!(
+        text.contains("pids.max 20") && text.contains("64 bytes from"),
+        "{text}"
+    );
+    drop(solution);
+    assert_learnns_run_cleaned_up(learnns_pid);
+
+    // No network, no cgroup: those two rows are named, the rest pass.
+    let half = LearnnsRun::start(&["--uts", "--ipc", "--pid", "--mnt"]);
+    let out = check("10", half.0.sleeper());
+    fails_naming(&out, "4 of the 6 kinds are right");
+    fails_naming(&out, "✗ net: it shares the host's net namespace");
+    fails_naming(&out, "✗ cgroup: it is in the same cgroup as your shell");
+    fails_naming(&out, "✓ mnt:");
+    assert!(stdout(&out).contains("4 of 8 differ"), "{}", stdout(&out));
+    let half_pid = half.0.pid();
+    drop(half);
+    assert_learnns_run_cleaned_up(half_pid);
+
+    // unshare alone: no PID 1, no root of its own, no veth.
+    let bare = Running::start(&["unshare", "--uts", "--ipc", "--net", "sleep", "60"], None);
+    let out = check("capstone", bare.sleeper());
+    fails_naming(&out, "✗ pid: it shares the host's pid namespace");
+    fails_naming(&out, "add `--mount`");
+    fails_naming(
+        &out,
+        "✗ net: a network namespace of its own with no veth in it",
+    );
+    // Own mount namespace, but `/` is still the host's: no pivot_root.
+    let no_pivot = Running::start(
+        &["unshare", "--pid", "--fork", "--mount-proc", "sleep", "60"],
+        None,
+    );
+    let out = check("10", no_pivot.sleeper());
+    fails_naming(&out, "✓ pid:");
+    fails_naming(&out, "its `/` is still the host's");
 }

@@ -86,7 +86,7 @@ pub fn uts(all: &Candidates) -> Verdict {
 /// for the reader's UTS namespace, not the process's. Without root,
 /// joining the UTS namespace needs the privilege its user namespace gives
 /// its creator, so that is entered first (keeping our own uid).
-fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<String, String> {
+pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<String, String> {
     let mut command = std::process::Command::new("nsenter");
     command.arg("-t").arg(pid.to_string());
     if !as_root && own_user {

@@ -6,6 +6,7 @@
 //! live in `lessons/challenges.md`, which the book includes too.
 
 mod candidates;
+pub mod capstone;
 mod grade;
 mod ipc;
 pub mod net;
@@ -50,9 +51,12 @@ pub struct Challenge {
     pub check: fn(&Candidates) -> Verdict,
 }
 
+/// The capstone's number: after lesson 9, the last.
+pub const CAPSTONE: u8 = 10;
+
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 7] = [
+pub const CHALLENGES: [Challenge; 8] = [
     Challenge {
         number: 1,
         lesson: "uts",
@@ -95,6 +99,14 @@ pub const CHALLENGES: [Challenge; 7] = [
         title: "No CAP_SYS_ADMIN for good, and a seccomp filter",
         check: security::security,
     },
+    // The capstone has no lesson: its number comes after the last one, and
+    // its name (`capstone`) is no lesson's, so `of_lesson` never finds it.
+    Challenge {
+        number: CAPSTONE,
+        lesson: "capstone",
+        title: "The whole container by hand: six namespaces, a veth, a limit",
+        check: capstone::check,
+    },
 ];
 // ANCHOR_END: challenges
 
@@ -129,9 +141,12 @@ impl Challenge {
     }
 }
 
-/// The challenge of a lesson, if it has one.
+/// The challenge of a lesson, if it has one (never the capstone, which
+/// belongs to no lesson).
 pub fn of_lesson(number: u8) -> Option<&'static Challenge> {
-    CHALLENGES.iter().find(|c| c.number == number)
+    CHALLENGES
+        .iter()
+        .find(|c| c.number == number && c.number != CAPSTONE)
 }
 
 /// Find a challenge by its lesson's number (`3`) or name (`pid`).
@@ -185,7 +200,10 @@ mod tests {
         assert_eq!(find(" USER ").unwrap().number, 6);
         assert_eq!(find("4").unwrap_err().exit_code(), 2);
         assert!(find("nope").unwrap_err().to_string().contains("1 uts"));
-        for c in &CHALLENGES {
+        assert_eq!(find("capstone").unwrap().number, CAPSTONE);
+        assert_eq!(find("10").unwrap().lesson, "capstone");
+        assert!(of_lesson(CAPSTONE).is_none());
+        for c in CHALLENGES.iter().filter(|c| c.number != CAPSTONE) {
             let lesson = crate::lessons::find(c.lesson).unwrap();
             assert_eq!(lesson.number, c.number, "{}", c.lesson);
         }

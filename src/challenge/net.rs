@@ -35,15 +35,15 @@ const DOC_RANGES: [Ipv4Addr; 3] = [
 
 /// One link, as `ip -j -d addr show` describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Link {
-    name: String,
-    ifindex: u32,
+pub(super) struct Link {
+    pub(super) name: String,
+    pub(super) ifindex: u32,
     /// A veth's peer's ifindex (in whatever namespace the peer is).
-    peer: Option<u32>,
+    pub(super) peer: Option<u32>,
     /// Administratively up (`ip link set ... up`).
-    up: bool,
-    kind: Option<String>,
-    v4: Vec<(Ipv4Addr, u8)>,
+    pub(super) up: bool,
+    pub(super) kind: Option<String>,
+    pub(super) v4: Vec<(Ipv4Addr, u8)>,
 }
 
 /// What `/run/netns/lab` is.
@@ -79,12 +79,12 @@ fn mask(prefix: u8) -> u32 {
     u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
 }
 
-fn network_of(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+pub(super) fn network_of(addr: Ipv4Addr, prefix: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(addr) & mask(prefix))
 }
 
 /// Parse `ip -j -d addr show` output.
-fn parse_links(json: &str) -> std::result::Result<Vec<Link>, String> {
+pub(super) fn parse_links(json: &str) -> std::result::Result<Vec<Link>, String> {
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("unreadable `ip -j` output: {e}"))?;
     let list = value.as_array().cloned().unwrap_or_default();
@@ -135,7 +135,7 @@ fn ip_output(args: &[&str]) -> std::result::Result<String, String> {
 }
 
 /// The links of the host (`ns` None) or of `lab`.
-fn links(ns: Option<&str>) -> std::result::Result<Vec<Link>, String> {
+pub(super) fn links(ns: Option<&str>) -> std::result::Result<Vec<Link>, String> {
     let mut args = vec!["-j", "-d"];
     if let Some(ns) = ns {
         args.extend(["-n", ns]);
@@ -341,7 +341,7 @@ fn judge(seen: &Seen) -> std::result::Result<Pair, Vec<String>> {
 }
 
 /// The device the route to `to` goes out of, on the host or in `lab`.
-fn route_dev(ns: Option<&str>, to: Ipv4Addr) -> Option<String> {
+pub(super) fn route_dev(ns: Option<&str>, to: Ipv4Addr) -> Option<String> {
     let to = to.to_string();
     let mut args = vec!["-j"];
     if let Some(ns) = ns {
