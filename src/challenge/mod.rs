@@ -6,8 +6,10 @@
 //! live in `lessons/challenges.md`, which the book includes too.
 
 mod candidates;
+pub mod cgroup;
 mod grade;
 mod ipc;
+mod mnt;
 pub mod net;
 mod security;
 mod time;
@@ -52,7 +54,7 @@ pub struct Challenge {
 
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 7] = [
+pub const CHALLENGES: [Challenge; 9] = [
     Challenge {
         number: 1,
         lesson: "uts",
@@ -72,6 +74,12 @@ pub const CHALLENGES: [Challenge; 7] = [
         check: grade::pid,
     },
     Challenge {
+        number: 4,
+        lesson: "mnt",
+        title: "A root of its own, reached with pivot_root, private",
+        check: mnt::mnt,
+    },
+    Challenge {
         number: 5,
         lesson: "net",
         title: "A network namespace `lab`, joined to the host by a veth pair",
@@ -82,6 +90,12 @@ pub const CHALLENGES: [Challenge; 7] = [
         lesson: "user",
         title: "Root inside, yourself outside, without sudo",
         check: grade::user,
+    },
+    Challenge {
+        number: 7,
+        lesson: "cgroup",
+        title: "A cgroup `lab` with a pids limit, seen as `/`",
+        check: cgroup::cgroup,
     },
     Challenge {
         number: 8,
@@ -183,7 +197,7 @@ mod tests {
     fn challenges_are_found_by_number_or_name_and_belong_to_their_lesson() {
         assert_eq!(find("3").unwrap().lesson, "pid");
         assert_eq!(find(" USER ").unwrap().number, 6);
-        assert_eq!(find("4").unwrap_err().exit_code(), 2);
+        assert_eq!(find("42").unwrap_err().exit_code(), 2);
         assert!(find("nope").unwrap_err().to_string().contains("1 uts"));
         for c in &CHALLENGES {
             let lesson = crate::lessons::find(c.lesson).unwrap();
