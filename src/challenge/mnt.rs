@@ -1,10 +1,10 @@
 //! Challenge 4: a process whose root is a file system of its own, reached
 //! with `pivot_root` in a mount namespace of its own, with private
 //! propagation. Graded from `/proc/PID/mountinfo`, the process's view of
-//! its mounts, and from the namespace's own view, read by entering it.
+//! its mounts, and `/proc/PID/root`, where its root directory is.
 
 use super::grade::{Grade, best};
-use super::{Candidate, Candidates, Verdict};
+use super::{Candidates, Verdict};
 use crate::ns::Kind;
 
 /// One line of a mountinfo file, the fields the check needs.
@@ -66,15 +66,15 @@ impl MountLine {
     }
 }
 
-/// What one process's mounts look like, from the three views the check
-/// compares.
+/// What one process's mounts look like.
 #[derive(Debug, Clone)]
 pub struct Views {
     /// `/` as the process sees it (its /proc/PID/mountinfo); none when its
     /// root directory is not a mount point (chroot into a plain directory).
     pub process: Option<MountLine>,
-    /// `/` of its mount namespace: what `nsenter -m` lands in.
-    pub namespace: Option<MountLine>,
+    /// Where its root directory is, as `readlink /proc/PID/root` says:
+    /// `/` when it is its mount namespace's root, a path below after chroot.
+    pub root_link: String,
     /// `/` of the host (PID 1, or learnns).
     pub host: Option<MountLine>,
 }
@@ -82,14 +82,16 @@ pub struct Views {
 /// What is wrong, in the learner's terms; empty when it passes.
 ///
 /// How pivot_root is told from chroot: `chroot` changes only the process's
-/// root directory; the mount namespace's root mount stays what it was.
-/// `/proc/PID/mountinfo` is shown relative to the process's root, so
-/// after a chroot its `/` line is another mount (a bind mount at the chroot
-/// directory) or missing (a plain directory is not a mount point), while
-/// entering the namespace (`nsenter -m`, which starts at the namespace's
-/// root mount) still shows the host's file system at `/`. After
-/// `pivot_root`, the namespace's root mount *is* the new root: both views
-/// show the same mount (same mount ID) at `/`, and it is not the host's.
+/// root directory; its mount namespace's root mount stays the host's file
+/// system. The kernel shows where that directory is in `/proc/PID/root`:
+/// read from the host, the link is the directory's path from the root of
+/// the process's mount namespace, so after `chroot /tmp/x` it reads
+/// `/tmp/x` (even when /tmp/x is a bind mount of the host's `/`, which
+/// `stat` could not tell from `/`: same device, same inode), and after
+/// `pivot_root` it reads `/`, as the new root *is* the namespace's root
+/// mount. Then the mount at `/` in its mountinfo is that root mount, and it
+/// must not be the host's file system (`unshare --mount` alone gives a
+/// copy of the host's root: a new mount ID, the same device and directory).
 pub fn problems(own_mnt: bool, v: &Views) -> Vec<String> {
     let mut out = Vec::new();
     if !own_mnt {
@@ -97,23 +99,19 @@ pub fn problems(own_mnt: bool, v: &Views) -> Vec<String> {
             "it is in the same mount namespace as the host, so whatever it mounts or pivots changes the host's mounts: start it with `unshare --mount`".into(),
         );
     }
-    let pivoted = match (&v.process, &v.namespace) {
-        (Some(p), Some(n)) => p.id == n.id,
-        _ => false,
-    };
+    let pivoted = v.root_link == "/" && v.process.is_some();
     if !pivoted {
-        out.push(
-            "chroot instead of pivot_root: its root directory is not its mount namespace's root mount, which is still the host's file system, and a process that escapes the chroot (or `nsenter -m`) lands in the host's /; use `pivot_root . old` then `umount -l old`".into(),
-        );
-    } else if let (Some(n), Some(h)) = (&v.namespace, &v.host)
-        && n.same_place(h)
+        out.push(format!(
+            "chroot instead of pivot_root: its root directory is `{}` in its mount namespace, whose root mount is still the host's file system (a process that escapes the chroot, or `nsenter -m`, lands there); use `pivot_root . old` then `umount -l /old`",
+            v.root_link
+        ));
+    } else if let (Some(p), Some(h)) = (&v.process, &v.host)
+        && p.same_place(h)
     {
-        {
-            out.push(format!(
-                "its / is still the host's root ({} {} on {}): a new mount namespace starts with a copy of the host's mounts; mount a new file system (a tmpfs) and pivot_root into it",
-                n.fstype, n.source, n.device
-            ));
-        }
+        out.push(format!(
+            "its / is still the host's root ({} {} on {}): a new mount namespace starts with a copy of the host's mounts; mount a new file system (a tmpfs) and pivot_root into it",
+            p.fstype, p.source, p.device
+        ));
     }
     if let Some(tag) = v.process.as_ref().and_then(MountLine::shared) {
         out.push(format!(
@@ -127,33 +125,11 @@ fn read_mountinfo(path: &str) -> Option<Vec<MountLine>> {
     std::fs::read_to_string(path).ok().map(|t| parse(&t))
 }
 
-/// The namespace's own `/`, read the way the course teaches: `nsenter -t
-/// PID -m` starts at the namespace's root mount, whatever the process's
-/// root directory.
-fn namespace_root(c: &Candidate, as_root: bool, own_user: bool) -> Result<Vec<MountLine>, String> {
-    let mut command = std::process::Command::new("nsenter");
-    command.arg("-t").arg(c.pid.to_string());
-    if !as_root && own_user {
-        command.args(["-U", "--preserve-credentials"]);
-    }
-    command.args(["-m", "cat", "/proc/self/mountinfo"]);
-    let out = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("nsenter: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(err.lines().next().unwrap_or("nsenter failed").to_string());
-    }
-    Ok(parse(&String::from_utf8_lossy(&out.stdout)))
-}
-
 /// Grade challenge 4.
 pub fn mnt(all: &Candidates) -> Verdict {
     let host_lines =
         read_mountinfo("/proc/1/mountinfo").or_else(|| read_mountinfo("/proc/self/mountinfo"));
     let host = host_lines.as_deref().and_then(root_of).cloned();
-    let as_root = all.graded.as_root;
     best(
         all,
         |c| {
@@ -162,30 +138,17 @@ pub fn mnt(all: &Candidates) -> Verdict {
             };
             let process = root_of(&lines).cloned();
             let own_mnt = c.own(Kind::Mnt, &all.host);
-            let namespace = if own_mnt {
-                match namespace_root(c, as_root, c.own(Kind::User, &all.host)) {
-                    Ok(lines) => root_of(&lines).cloned(),
-                    Err(why) => {
-                        return Grade::Partly(
-                            1,
-                            format!(
-                                "{} is in a mount namespace of its own, but it cannot be entered ({why}); run the check with sudo",
-                                c.label()
-                            ),
-                        );
-                    }
-                }
-            } else {
-                host.clone()
-            };
+            let root_link = std::fs::read_link(format!("/proc/{}/root", c.pid))
+                .map(|l| l.display().to_string())
+                .unwrap_or_else(|_| "unknown".into());
             let views = Views {
                 process,
-                namespace,
+                root_link,
                 host: host.clone(),
             };
             let found = problems(own_mnt, &views);
             if found.is_empty() {
-                let root = views.namespace.as_ref().expect("pivoted");
+                let root = views.process.as_ref().expect("pivoted");
                 return Grade::Done(format!(
                     "{} has a mount namespace of its own whose root mount is a new file system ({} {}), reached with pivot_root, with private propagation",
                     c.label(),
@@ -194,8 +157,7 @@ pub fn mnt(all: &Candidates) -> Verdict {
                 ));
             }
             // Same namespace and the host's root: nothing done at all.
-            let chrooted = views.process != views.host;
-            if !own_mnt && !chrooted {
+            if !own_mnt && views.root_link == "/" {
                 return Grade::Nowhere;
             }
             Grade::Partly(
@@ -244,7 +206,7 @@ mod tests {
         let host = root_of(&parse(HOST)).cloned();
         let pivoted = Views {
             process: Some(line(900, "0:77", &[])),
-            namespace: Some(line(900, "0:77", &[])),
+            root_link: "/".into(),
             host: host.clone(),
         };
         assert!(problems(true, &pivoted).is_empty());
@@ -253,11 +215,10 @@ mod tests {
             ..pivoted.clone()
         };
         assert!(problems(true, &shared)[0].contains("`mount --make-rprivate /`"));
-        // chroot into a bind mount: another mount at the process's `/`,
-        // the host's file system at the namespace's.
+        // chroot into a bind mount of /: the same file system at its `/`.
         let chroot = Views {
             process: Some(line(901, "254:0", &[])),
-            namespace: Some(line(800, "254:0", &[])),
+            root_link: "/tmp/x".into(),
             host: host.clone(),
         };
         assert!(problems(true, &chroot)[0].contains("chroot instead of pivot_root"));
@@ -270,7 +231,7 @@ mod tests {
         // unshare --mount alone: a copy of the host's root.
         let copy = Views {
             process: Some(line(800, "254:0", &[])),
-            namespace: Some(line(800, "254:0", &[])),
+            root_link: "/".into(),
             host,
         };
         assert!(problems(true, &copy)[0].contains("still the host's root"));
