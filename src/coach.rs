@@ -48,6 +48,9 @@ pub fn run(args: &ChallengeArgs) -> Result<i32> {
     if args.clean && chosen.lesson == "net" {
         return challenge::net::clean();
     }
+    if args.clean && chosen.lesson == "cgroup" {
+        return challenge::cgroup::clean();
+    }
     if args.clean {
         paragraph(
             &format!(

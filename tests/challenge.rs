@@ -287,15 +287,17 @@ fn hints_come_one_at_a_time_and_then_say_so() {
 
 #[test]
 fn bad_input_is_refused_with_the_fix() {
-    let out = learnns(&["challenge", "4"]).output().unwrap();
+    let out = learnns(&["challenge", "42"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         [
             "1 uts",
             "2 ipc",
             "3 pid",
+            "4 mnt",
             "5 net",
             "6 user",
+            "7 cgroup",
             "8 time",
             "9 security",
             "10 capstone"
@@ -376,7 +378,7 @@ fn lessons_with_a_challenge_end_by_pointing_to_it() {
     for (lesson, pointer) in [
         ("3", Some("learnns challenge 3")),
         ("2", Some("learnns challenge 2")),
-        ("4", None),
+        ("4", Some("learnns challenge 4")),
     ] {
         let out = learnns(&["lesson", lesson, "--format", "plain"])
             .output()
@@ -763,4 +765,212 @@ fn capstone_the_whole_container_by_hand() {
     let out = check("10", no_pivot.sleeper());
     fails_naming(&out, "✓ pid:");
     fails_naming(&out, "its `/` is still the host's");
+}
+
+/// A directory under /tmp a challenge 4 test mounts on inside its own
+/// mount namespace; removed at the end (nothing is mounted on it on the
+/// host, as the namespaces are private).
+struct TmpDir(String);
+
+impl TmpDir {
+    fn new(what: &str) -> TmpDir {
+        let dir = format!("/tmp/learnns-ch4-{what}-{}", std::process::id());
+        std::fs::create_dir_all(&dir).unwrap();
+        TmpDir(dir)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::remove_dir(&self.0).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn mnt_a_root_of_its_own_by_pivot_root() {
+    if !privileged() {
+        return;
+    }
+    // By hand: a tmpfs holding the host's /usr, pivoted into.
+    let new = TmpDir::new("root");
+    let script = format!(
+        "mount -t tmpfs lab {0} && cd {0} && mkdir usr old proc && mount --bind -o ro /usr usr && \
+         ln -s usr/bin bin && ln -s usr/lib lib && ln -s usr/lib64 lib64 && \
+         pivot_root . old && mount -t proc proc /proc && umount -l /old && exec sleep 60",
+        new.0
+    );
+    let by_hand = Running::start(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ],
+        None,
+    );
+    let out = check("4", by_hand.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("tmpfs lab"), "{}", stdout(&out));
+    drop(by_hand);
+    // learnns does the same.
+    let solution = LearnnsRun::start(&["--mnt", "--pid"]);
+    passes(&check("mnt", solution.0.sleeper()));
+    // A mount namespace, shared, with the host's root.
+    let shared = Running::start(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "shared",
+            "sleep",
+            "60",
+        ],
+        None,
+    );
+    let out = check("4", shared.sleeper());
+    fails_naming(&out, "shared propagation");
+    fails_naming(&out, "still the host's root");
+    // chroot into a bind of the host's /.
+    let bind = TmpDir::new("chroot");
+    let script = format!("mount --rbind / {0} && exec chroot {0} sleep 60", bind.0);
+    let chroot = Running::start(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ],
+        None,
+    );
+    fails_naming(
+        &check("4", chroot.sleeper()),
+        "chroot instead of pivot_root",
+    );
+    // Nothing at all.
+    let plain = Running::start(&["sleep", "60"], None);
+    fails_naming(
+        &check("4", plain.sleeper()),
+        "same mount namespace as the host",
+    );
+}
+
+/// The cgroup `lab` a challenge 7 test makes; removed at the end once the
+/// processes the test started (dropped before it) are gone.
+struct LabCgroup(std::path::PathBuf);
+
+impl LabCgroup {
+    /// None (after saying why) when a learner's `lab` is there.
+    fn new() -> Option<LabCgroup> {
+        let tree = learnns::challenge::cgroup::PidsTree::detect().expect("a pids hierarchy");
+        let dir = tree.lab();
+        if dir.exists() {
+            let why = format!("{} already exists (a learner's?)", dir.display());
+            if std::env::var("LEARNNS_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+                panic!("{why}; remove it, or run without LEARNNS_REQUIRE_PRIVILEGED=1");
+            }
+            eprintln!("skipped: challenge 7: {why}");
+            return None;
+        }
+        std::fs::create_dir(&dir).unwrap();
+        Some(LabCgroup(dir))
+    }
+
+    fn write(&self, file: &str, value: &str) {
+        std::fs::write(self.0.join(file), value).unwrap();
+    }
+
+    fn procs(&self) -> String {
+        self.0.join("cgroup.procs").display().to_string()
+    }
+}
+
+impl Drop for LabCgroup {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.0.exists() && std::fs::remove_dir(&self.0).is_err() {
+            if Instant::now() > deadline {
+                if !std::thread::panicking() {
+                    panic!("{} left behind", self.0.display());
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn cgroup_lab_with_a_pids_limit_seen_as_root() {
+    if !privileged() {
+        return;
+    }
+    let _one = common::serial();
+    let Some(lab) = LabCgroup::new() else { return };
+    lab.write("pids.max", "20");
+    let solution = Running::start(
+        &[
+            "sh",
+            "-c",
+            &format!("echo $$ > {}; exec unshare --cgroup sleep 60", lab.procs()),
+        ],
+        None,
+    );
+    let out = check("7", solution.sleeper());
+    passes(&out);
+    assert!(stdout(&out).contains("pids.max 20"), "{}", stdout(&out));
+    // In `lab`, but no cgroup namespace of its own.
+    let no_ns = Running::start(
+        &[
+            "sh",
+            "-c",
+            &format!("echo $$ > {}; exec sleep 60", lab.procs()),
+        ],
+        None,
+    );
+    fails_naming(&check("7", no_ns.sleeper()), "sees the full path");
+    // Moved into `lab` after unshare --cgroup.
+    let late = Running::start(&["unshare", "--cgroup", "sleep", "60"], None);
+    let pid = late.sleeper();
+    std::fs::write(lab.procs(), pid.to_string()).unwrap();
+    fails_naming(&check("7", pid), "after `unshare --cgroup`");
+    // Never moved.
+    let plain = Running::start(&["sleep", "60"], None);
+    fails_naming(&check("7", plain.sleeper()), "not in the cgroup");
+    // No limit.
+    lab.write("pids.max", "max");
+    fails_naming(&check("cgroup", solution.sleeper()), "pids.max is max");
+    // --clean leaves a cgroup with processes in it, and kills nothing.
+    let out = learnns(&["challenge", "7", "--clean"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("Left alone"), "{}", stdout(&out));
+    assert!(alive(solution.sleeper()) && lab.0.exists());
+    drop((solution, no_ns, late, plain));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(lab.procs())
+        .unwrap()
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "processes left in lab");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = learnns(&["challenge", "7", "--clean"]).output().unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("$ rmdir"), "{}", stdout(&out));
+    assert!(!lab.0.exists());
+    let out = learnns(&["challenge", "7", "--clean"]).output().unwrap();
+    assert!(
+        stdout(&out).contains("nothing to remove"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -7,8 +7,10 @@
 
 mod candidates;
 pub mod capstone;
+pub mod cgroup;
 mod grade;
 mod ipc;
+mod mnt;
 pub mod net;
 mod security;
 mod time;
@@ -56,7 +58,7 @@ pub const CAPSTONE: u8 = 10;
 
 // ANCHOR: challenges
 /// The challenges, in the course's order.
-pub const CHALLENGES: [Challenge; 8] = [
+pub const CHALLENGES: [Challenge; 10] = [
     Challenge {
         number: 1,
         lesson: "uts",
@@ -76,6 +78,12 @@ pub const CHALLENGES: [Challenge; 8] = [
         check: grade::pid,
     },
     Challenge {
+        number: 4,
+        lesson: "mnt",
+        title: "A root of its own, reached with pivot_root, private",
+        check: mnt::mnt,
+    },
+    Challenge {
         number: 5,
         lesson: "net",
         title: "A network namespace `lab`, joined to the host by a veth pair",
@@ -86,6 +94,12 @@ pub const CHALLENGES: [Challenge; 8] = [
         lesson: "user",
         title: "Root inside, yourself outside, without sudo",
         check: grade::user,
+    },
+    Challenge {
+        number: 7,
+        lesson: "cgroup",
+        title: "A cgroup `lab` with a pids limit, seen as `/`",
+        check: cgroup::cgroup,
     },
     Challenge {
         number: 8,
@@ -198,7 +212,7 @@ mod tests {
     fn challenges_are_found_by_number_or_name_and_belong_to_their_lesson() {
         assert_eq!(find("3").unwrap().lesson, "pid");
         assert_eq!(find(" USER ").unwrap().number, 6);
-        assert_eq!(find("4").unwrap_err().exit_code(), 2);
+        assert_eq!(find("42").unwrap_err().exit_code(), 2);
         assert!(find("nope").unwrap_err().to_string().contains("1 uts"));
         assert_eq!(find("capstone").unwrap().number, CAPSTONE);
         assert_eq!(find("10").unwrap().lesson, "capstone");
