@@ -285,6 +285,39 @@ pub fn describe(to: Ipv4Addr, echo: &Echo, timeout: Duration) -> String {
 }
 
 /// As ping prints a round trip: three significant digits, at least.
+/// An echo sent from a forked child (which has joined another network
+/// namespace): it writes the line ping would print to `report`, and its
+/// exit code says whether a reply came (0), none came (1), or it could not
+/// send (2).
+pub fn echo_and_report(to: Ipv4Addr, timeout: Duration, report: OwnedFd) -> i32 {
+    let (text, code) = match echo(to, timeout) {
+        Ok(echo) => (
+            describe(to, &echo, timeout),
+            i32::from(!matches!(echo, Echo::Reply { .. })),
+        ),
+        Err(e) => (e.to_string(), 2),
+    };
+    let _ = nix::unistd::write(&report, text.as_bytes());
+    code
+}
+
+/// What the child of [`echo_and_report`] said, and whether a reply came;
+/// `silent` when it said nothing.
+pub fn read_report(
+    report: OwnedFd,
+    child: nix::unistd::Pid,
+    silent: &str,
+) -> Result<(String, bool)> {
+    let mut text = String::new();
+    let read = std::io::Read::read_to_string(&mut std::fs::File::from(report), &mut text);
+    let answered = crate::sys::wait_child(child)?;
+    read.map_err(|e| Error::io("read the echo's result", e))?;
+    if text.is_empty() {
+        text = silent.into();
+    }
+    Ok((text, answered))
+}
+
 fn milliseconds(rtt: Duration) -> String {
     let ms = rtt.as_secs_f64() * 1000.0;
     match ms {

@@ -364,24 +364,13 @@ fn echo(inside: bool, to: Ipv4Addr) -> Result<(String, bool)> {
     let ns = std::fs::File::open(RUN_NETNS).map_err(|e| Error::io(RUN_NETNS, e))?;
     let (read_end, write_end) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
     let child = crate::sys::fork_into(Vec::new(), vec![(Kind::Net, ns.into())], move || {
-        let (text, code) = match icmp::echo(to, ECHO_WAIT) {
-            Ok(echo) => (
-                icmp::describe(to, &echo, ECHO_WAIT),
-                i32::from(!matches!(echo, icmp::Echo::Reply { .. })),
-            ),
-            Err(e) => (e.to_string(), 2),
-        };
-        let _ = nix::unistd::write(&write_end, text.as_bytes());
-        code
+        icmp::echo_and_report(to, ECHO_WAIT, write_end)
     })?;
-    let mut text = String::new();
-    let read = std::io::Read::read_to_string(&mut std::fs::File::from(read_end), &mut text);
-    let answered = crate::sys::wait_child(child)?;
-    read.map_err(|e| Error::io("read the echo's result", e))?;
-    if text.is_empty() {
-        text = format!("learnns could not send the echo request from inside `{NETNS}`");
-    }
-    Ok((text, answered))
+    icmp::read_report(
+        read_end,
+        child,
+        &format!("learnns could not send the echo request from inside `{NETNS}`"),
+    )
 }
 
 fn missing(reasons: Vec<String>) -> Verdict {

@@ -254,25 +254,14 @@ fn ping(s: &Session, side: Side, to: Ipv4Addr) -> Result<bool> {
 fn echo_inside(s: &Session, to: Ipv4Addr) -> Result<(String, bool)> {
     let (read_end, write_end) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
     let net = KindSet::new().with(Kind::Net);
-    let child = s.container()?.fork_inside(net, move || {
-        let (text, code) = match icmp::echo(to, PING_WAIT) {
-            Ok(echo) => (
-                icmp::describe(to, &echo, PING_WAIT),
-                i32::from(!matches!(echo, icmp::Echo::Reply { .. })),
-            ),
-            Err(e) => (e.to_string(), 2),
-        };
-        let _ = nix::unistd::write(&write_end, text.as_bytes());
-        code
-    })?;
-    let mut text = String::new();
-    let read = std::io::Read::read_to_string(&mut std::fs::File::from(read_end), &mut text);
-    let answered = crate::sys::wait_child(child)?;
-    read.map_err(|e| Error::io("read the echo's result", e))?;
-    if text.is_empty() {
-        text = "learnns could not send the echo request from inside".into();
-    }
-    Ok((text, answered))
+    let child = s
+        .container()?
+        .fork_inside(net, move || icmp::echo_and_report(to, PING_WAIT, write_end))?;
+    icmp::read_report(
+        read_end,
+        child,
+        "learnns could not send the echo request from inside",
+    )
 }
 
 // ANCHOR: sockets
