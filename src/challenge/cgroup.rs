@@ -126,18 +126,9 @@ pub fn problems(s: &Seen) -> Vec<String> {
 /// cgroup namespace (`nsenter -t PID -C`) and read its /proc/PID/cgroup,
 /// which shows paths relative to the reader's cgroup namespace root.
 fn inside(c: &Candidate, tree: &PidsTree, as_root: bool, own_user: bool) -> Option<String> {
-    let mut command = std::process::Command::new("nsenter");
-    command.arg("-t").arg(c.pid.to_string());
-    if !as_root && own_user {
-        command.args(["-U", "--preserve-credentials"]);
-    }
-    command.args(["-C", "cat", &format!("/proc/{}/cgroup", c.pid)]);
-    let out = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    tree.path_in(&String::from_utf8_lossy(&out.stdout))
+    let file = format!("/proc/{}/cgroup", c.pid);
+    let text = super::grade::read_inside(c.pid, as_root, own_user, &["-C", "cat", &file]).ok()?;
+    tree.path_in(&text)
 }
 
 /// Grade challenge 7.

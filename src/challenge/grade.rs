@@ -87,12 +87,25 @@ pub fn uts(all: &Candidates) -> Verdict {
 /// joining the UTS namespace needs the privilege its user namespace gives
 /// its creator, so that is entered first (keeping our own uid).
 pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<String, String> {
+    read_inside(pid, as_root, own_user, &["-u", "hostname"]).map(|out| out.trim().to_string())
+}
+
+/// What a command prints inside a process's namespaces (`nsenter -t PID
+/// ARGS`): without root, a namespace of the user's own user namespace is
+/// entered through it, keeping the user's own IDs. The error is nsenter's
+/// first line.
+pub(super) fn read_inside(
+    pid: i32,
+    as_root: bool,
+    own_user: bool,
+    args: &[&str],
+) -> Result<String, String> {
     let mut command = std::process::Command::new("nsenter");
     command.arg("-t").arg(pid.to_string());
     if !as_root && own_user {
         command.args(["-U", "--preserve-credentials"]);
     }
-    command.args(["-u", "hostname"]);
+    command.args(args);
     let out = command
         .stdin(std::process::Stdio::null())
         .output()
@@ -101,7 +114,7 @@ pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<Str
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(err.lines().next().unwrap_or("nsenter failed").to_string());
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Challenge 3: PID 1 of a PID namespace of its own, with a /proc of

@@ -78,21 +78,14 @@ fn key_text(key: i32) -> String {
 /// `ipcs -q` reads, answers for the reader's IPC namespace. Without root,
 /// the namespace's user namespace is entered first, keeping our own uid.
 fn queues_of(c: &Candidate, as_root: bool, all: &Candidates) -> Result<Vec<MsgQueueInfo>, String> {
-    let mut command = std::process::Command::new("nsenter");
-    command.arg("-t").arg(c.pid.to_string());
-    if !as_root && c.own(Kind::User, &all.host) {
-        command.args(["-U", "--preserve-credentials"]);
-    }
-    command.args(["-i", "cat", "/proc/sysvipc/msg"]);
-    let out = command
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("nsenter: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(err.lines().next().unwrap_or("nsenter failed").to_string());
-    }
-    Ok(sysvipc::parse(&String::from_utf8_lossy(&out.stdout)))
+    let own_user = c.own(Kind::User, &all.host);
+    let table = super::grade::read_inside(
+        c.pid,
+        as_root,
+        own_user,
+        &["-i", "cat", "/proc/sysvipc/msg"],
+    )?;
+    Ok(sysvipc::parse(&table))
 }
 
 #[cfg(test)]

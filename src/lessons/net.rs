@@ -304,13 +304,7 @@ fn loopback_is_private(s: &Session) -> Result<()> {
     );
     s.show_command(Where::Host, &format!("nc -z 127.0.0.1 {port}"));
     let from_host = TcpStream::connect_timeout(&address, Duration::from_secs(1));
-    events::output(format!(
-        "from the host: {}",
-        match &from_host {
-            Ok(_) => "connected".to_string(),
-            Err(e) => e.to_string(),
-        }
-    ));
+    let host_reached = from_the_host(&from_host);
     s.show_command(
         Where::Inside,
         &enter(&["nc", "-z", "127.0.0.1", &port.to_string()]),
@@ -320,20 +314,39 @@ fn loopback_is_private(s: &Session) -> Result<()> {
             .map(|_| 0)
             .unwrap_or(1)
     })?;
-    let from_inside = crate::sys::wait_child(inside)?;
-    events::output(format!(
-        "from inside: {}",
-        if from_inside { "connected" } else { "failed" }
-    ));
+    let only_inside = only_inside(host_reached, inside)?;
     crate::sys::wait_child(listener)?;
     s.check(
-        from_host.is_err() && from_inside,
+        only_inside,
         &format!("127.0.0.1:{port} inside is not 127.0.0.1:{port} on the host"),
         "the host reached the container's loopback",
     );
     Ok(())
 }
 // ANCHOR_END: sockets
+
+/// Show how a connection from the host went; true when it connected.
+fn from_the_host<T>(connected: &std::io::Result<T>) -> bool {
+    events::output(format!(
+        "from the host: {}",
+        match connected {
+            Ok(_) => "connected".to_string(),
+            Err(e) => e.to_string(),
+        }
+    ));
+    connected.is_ok()
+}
+
+/// Show how the connection from `inside` (a child that exits 0 when it
+/// connected) went; true when only that one connected.
+fn only_inside(host_reached: bool, inside: nix::unistd::Pid) -> Result<bool> {
+    let from_inside = crate::sys::wait_child(inside)?;
+    events::output(format!(
+        "from inside: {}",
+        if from_inside { "connected" } else { "failed" }
+    ));
+    Ok(!host_reached && from_inside)
+}
 
 /// The `nsenter` line of a command a step runs itself in the container's
 /// network namespace, entered as [`Container::fork_inside`] enters it.
@@ -388,13 +401,7 @@ fn abstract_is_private(s: &Session) -> Result<()> {
     );
     s.show_command(Where::Host, &format!("socat - ABSTRACT-CONNECT:{name}"));
     let from_host = UnixStream::connect_addr(&address);
-    events::output(format!(
-        "from the host: {}",
-        match &from_host {
-            Ok(_) => "connected".to_string(),
-            Err(e) => e.to_string(),
-        }
-    ));
+    let host_reached = from_the_host(&from_host);
     s.show_command(
         Where::Inside,
         &enter(&["socat", "-", &format!("ABSTRACT-CONNECT:{name}")]),
@@ -402,14 +409,10 @@ fn abstract_is_private(s: &Session) -> Result<()> {
     let inside = container.fork_inside(net, move || {
         UnixStream::connect_addr(&address).map(|_| 0).unwrap_or(1)
     })?;
-    let from_inside = crate::sys::wait_child(inside)?;
-    events::output(format!(
-        "from inside: {}",
-        if from_inside { "connected" } else { "failed" }
-    ));
+    let only_inside = only_inside(host_reached, inside)?;
     crate::sys::wait_child(listener)?;
     s.check(
-        from_host.is_err() && from_inside,
+        only_inside,
         &format!("the abstract name @{name} exists inside only"),
         "the host reached the container's abstract socket",
     );
