@@ -176,6 +176,64 @@ fn shorten(text: &str, keep: usize) -> String {
     format!("{}\n[… more lines]\n", lines[..keep].join("\n"))
 }
 
+/// What every Linux machine has in `/`.
+const FHS: [&str; 6] = ["bin", "dev", "etc", "proc", "sys", "usr"];
+
+/// What a command printed, without what belongs to this machine rather
+/// than to the lesson: another machine has other entries in `/`, other
+/// kernel threads after `kthreadd`, other links and routes, another disk.
+/// The book keeps what every Linux machine shows and marks the rest.
+fn machines_own(command: &str, text: &str) -> String {
+    const MARK: &str = "[… the machine's own]";
+    let lines: Vec<&str> = text.lines().collect();
+    let keep = |wanted: &dyn Fn(&str) -> bool| {
+        let kept: Vec<&str> = lines.iter().copied().filter(|l| wanted(l)).collect();
+        let mut out = kept.join("\n");
+        if kept.len() < lines.len() {
+            out.push('\n');
+            out.push_str(MARK);
+        }
+        out + "\n"
+    };
+    match command {
+        "ls /" => keep(&|l| FHS.contains(&l)),
+        "findmnt -n -o SOURCE,FSTYPE /" if !text.contains("learnns") => {
+            "[the host's disk and file system]\n".into()
+        }
+        // The host's processes: PID 1 is whatever this machine boots
+        // (systemd, a sandbox's init), and the kernel threads after
+        // kthreadd change names between kernel versions.
+        c if c.starts_with("ps ") => {
+            let pid = |l: &str| l.split_whitespace().next().map(str::to_string);
+            let hosts = lines.iter().any(|l| pid(l).as_deref() == Some("2"));
+            let mut kept: Vec<String> = lines
+                .iter()
+                .filter(|l| !hosts || matches!(pid(l).as_deref(), Some("PID" | "1" | "2")))
+                .map(|l| match pid(l).as_deref() {
+                    Some("1") if !l.contains("learnns") => {
+                        format!("{}1 [INIT]", &l[..l.find('1').unwrap_or(0)])
+                    }
+                    _ => l.to_string(),
+                })
+                .collect();
+            if kept.len() < lines.len() {
+                kept.push(MARK.into());
+            }
+            kept.join("\n") + "\n"
+        }
+        "ip link" => {
+            // The loopback device, always the first: its line and the next.
+            let mut out = lines.iter().take(2).copied().collect::<Vec<_>>().join("\n");
+            if lines.len() > 2 {
+                out = out + "\n" + MARK;
+            }
+            out + "\n"
+        }
+        "ip -brief addr" | "ip route" => keep(&|l| l.starts_with("lo ") || l.contains("learnns")),
+        _ => text.to_string(),
+    }
+}
+
 /// A lesson's events as the plain renderer shows them at 80 columns,
 /// without the prose (the chapter has it), cut into one mdBook anchor per
 /// step. What changes from run to run is filtered out of the events first,
@@ -222,8 +280,19 @@ fn transcript(events: &[Event], host: &str) -> String {
                     text: shorten(&(tight.join("\n") + "\n"), 2),
                 }
             }
+            // The chroot escape lists the host's own `/`.
+            Event::Note { text } if text.starts_with("after chroot") => {
+                let (said, found) = text.split_once("holding: ").unwrap_or((text, ""));
+                let common: Vec<&str> = found
+                    .split_whitespace()
+                    .filter(|name| FHS.contains(name))
+                    .collect();
+                Event::Note {
+                    text: format!("{said}holding: {} … (the machine's own)", common.join(" ")),
+                }
+            }
             Event::Output { text } if host_command => Event::Output {
-                text: shorten(text, 4),
+                text: shorten(&machines_own(&last, text), 4),
             },
             Event::Observation {
                 command,
@@ -238,9 +307,15 @@ fn transcript(events: &[Event], host: &str) -> String {
                 outside: if command.contains("echo $$") {
                     "[PID]\n".into()
                 } else {
-                    shorten(outside, 4)
+                    shorten(&machines_own(command, outside), 4)
                 },
-                inside: shorten(inside, 4),
+                // The container's own `/` is the lesson's; the rest of
+                // what is inside can be the host's seen from inside.
+                inside: if command == "ls /" {
+                    shorten(inside, 4)
+                } else {
+                    shorten(&machines_own(command, inside), 4)
+                },
                 labels: labels.clone(),
             },
             other => other.clone(),
@@ -397,18 +472,23 @@ fn transcripts_are_what_the_lessons_print() {
         }
         let kept = std::fs::read_to_string(&path).unwrap_or_default();
         if kept != text {
-            let at = kept
-                .lines()
-                .zip(text.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or(kept.lines().count().min(text.lines().count()));
-            stale.push(format!(
-                "{}: line {}:\n  book: {:?}\n  now:  {:?}",
-                path.display(),
-                at + 1,
-                kept.lines().nth(at),
-                text.lines().nth(at)
-            ));
+            // Every differing line, so that one run shows the whole change
+            // (a CI machine differs from the one that recorded them).
+            let (book, now): (Vec<&str>, Vec<&str>) =
+                (kept.lines().collect(), text.lines().collect());
+            let differing: Vec<String> = (0..book.len().max(now.len()))
+                .filter(|&i| book.get(i) != now.get(i))
+                .take(12)
+                .map(|i| {
+                    format!(
+                        "  line {}:\n    book: {:?}\n    now:  {:?}",
+                        i + 1,
+                        book.get(i),
+                        now.get(i)
+                    )
+                })
+                .collect();
+            stale.push(format!("{}:\n{}", path.display(), differing.join("\n")));
         }
     }
     assert!(
