@@ -81,7 +81,10 @@ impl Candidates {
         // stand in: it runs in the learner's shell's namespaces.
         let host = Identities::of(1).or_else(|_| Identities::of_self())?;
         let list = match only {
-            Some(pid) => vec![read(pid)?],
+            Some(pid) => {
+                owned(pid, graded)?;
+                vec![read(pid)?]
+            }
             None => {
                 let skip = ancestors();
                 procfs::process::all_processes()
@@ -95,6 +98,31 @@ impl Candidates {
             }
         };
         Ok(Candidates { host, graded, list })
+    }
+}
+
+/// A process named with `--pid` must be the graded user's, or root's (one
+/// they started with sudo): never another user's, whose namespaces root
+/// would enter and whose work would be recorded as theirs (a mistyped PID,
+/// or theirs reused after it exited). Every uid of it counts: a set-user-ID
+/// program another user started is root's only in its effective uid.
+fn owned(pid: i32, graded: Graded) -> Result<()> {
+    let status = Process::new(pid)
+        .and_then(|p| p.status())
+        .map_err(|e| Error::from_proc(pid, e))?;
+    let ours = |uid: u32| uid == graded.uid || uid == 0;
+    let uids = [status.ruid, status.euid, status.suid, status.fuid];
+    match uids.into_iter().find(|uid| !ours(*uid)) {
+        None => Ok(()),
+        Some(uid) => Err(Error::usage(
+            format!(
+                "process {pid} runs as uid {uid}, neither yours (uid {}) nor root's: learnns grades only your processes and those you started with sudo",
+                graded.uid
+            ),
+            format!(
+                "check the PID with `ps -o pid,user,args -p {pid}`, or leave out --pid to grade all of yours"
+            ),
+        )),
     }
 }
 
