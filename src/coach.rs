@@ -161,16 +161,24 @@ fn report(c: &Challenge, verdict: &Verdict) {
     match verdict {
         Verdict::Pass { what, .. } => {
             outln!("{} challenge {} done", "✓".green().bold(), c.number);
-            paragraph(what, "  ");
+            paragraph(&shown(what), "  ");
             progress::challenge_passed(c.lesson);
         }
         Verdict::Missing { reasons, .. } => {
             outln!("{} challenge {}: not yet", "✗".red().bold(), c.number);
             for why in reasons {
-                paragraph(why, "  ");
+                paragraph(&shown(why), "  ");
             }
         }
     }
+}
+
+/// A verdict as it may reach root's terminal: it quotes what the graded
+/// process chose (names, mount sources, cgroup paths), so every control
+/// character is escaped; its own line breaks (the capstone's list) stay.
+fn shown(text: &str) -> String {
+    let lines: Vec<String> = text.split('\n').map(challenge::printable).collect();
+    lines.join("\n")
 }
 
 /// Check about once a second until it passes; print a verdict only when

@@ -11,6 +11,9 @@ use std::process::Output;
 
 use common::{ATTACKER, LEARNER, learnns, privileged, stderr, stdout};
 
+/// Sets the window title and clears the screen, on most terminals.
+const HOSTILE: &str = "\x1b]2;OWNED\x07\x1b[2J";
+
 /// A process that sits in a UTS namespace of its own whose hostname is
 /// `hostname`, with `comm` as its command name; as `uid` (in a user
 /// namespace of its own, as an unprivileged user makes one) when given,
@@ -134,6 +137,26 @@ fn another_users_process_is_not_graded_for_root_nor_for_the_learner() {
             "a pass was recorded: {}",
             state.progress()
         );
+    }
+}
+
+#[test]
+fn hostile_names_reach_the_terminal_only_escaped() {
+    if !privileged() {
+        return;
+    }
+    // Root's own process (as if the learner ran `sudo unshare --uts`), its
+    // hostname and name chosen by whoever set them.
+    let planted = Planted::start(None, &format!("{HOSTILE}red"), HOSTILE);
+    let state = State::new("hostile");
+    for n in ["1", "10"] {
+        let out = check_as_root(n, planted.0, None, &state);
+        let said = all_of(&out);
+        assert!(
+            !said.contains('\x1b') && !said.contains('\x07'),
+            "a control character reached the terminal: {said:?}"
+        );
+        assert!(said.contains("OWNED"), "the name is still shown: {said}");
     }
 }
 

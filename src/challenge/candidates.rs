@@ -232,7 +232,7 @@ impl Candidate {
 
     /// `PID 1234 (sleep)`.
     pub fn label(&self) -> String {
-        format!("process {} ({})", self.pid, self.comm)
+        format!("process {} ({})", self.pid, super::printable(&self.comm))
     }
 }
 

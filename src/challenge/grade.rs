@@ -87,7 +87,8 @@ pub fn uts(all: &Candidates) -> Verdict {
 /// joining the UTS namespace needs the privilege its user namespace gives
 /// its creator, so that is entered first (keeping our own uid).
 pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<String, String> {
-    read_inside(pid, as_root, own_user, &["-u", "hostname"]).map(|out| out.trim().to_string())
+    read_inside(pid, as_root, own_user, &["-u", "hostname"])
+        .map(|out| super::printable(out.trim_end_matches('\n')))
 }
 
 /// What a command prints inside a process's namespaces (`nsenter -t PID
@@ -112,7 +113,9 @@ pub(super) fn read_inside(
         .map_err(|e| format!("nsenter: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(err.lines().next().unwrap_or("nsenter failed").to_string());
+        return Err(super::printable(
+            err.lines().next().unwrap_or("nsenter failed"),
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -139,7 +139,7 @@ pub fn mnt(all: &Candidates) -> Verdict {
             let process = root_of(&lines).cloned();
             let own_mnt = c.own(Kind::Mnt, &all.host);
             let root_link = std::fs::read_link(format!("/proc/{}/root", c.pid))
-                .map(|l| l.display().to_string())
+                .map(|l| super::printable(&l.to_string_lossy()))
                 .unwrap_or_else(|_| "unknown".into());
             let views = Views {
                 process,

@@ -23,6 +23,21 @@ use crate::prose;
 /// The prose of every challenge.
 pub const PROSE: &str = include_str!("../../lessons/challenges.md");
 
+/// Text a graded process chose (its name, its hostname, the names of its
+/// directories and mounts) as it may reach a terminal, root's included:
+/// control characters (escape sequences, newlines that would start a line
+/// of learnns's own) and the marks that reorder text are shown escaped
+/// (`\u{1b}`), never sent.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => c.escape_unicode().to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -206,6 +221,13 @@ mod tests {
             );
             assert!(c.how_to_check().contains(&c.number.to_string()));
         }
+    }
+
+    #[test]
+    fn what_a_process_chose_is_shown_escaped() {
+        assert_eq!(printable("sleep"), "sleep");
+        assert_eq!(printable("a\x1b[2Jb\n✓"), "a\\u{1b}[2Jb\\u{a}✓");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
     }
 
     #[test]
