@@ -40,6 +40,9 @@ impl Graded {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub pid: i32,
+    /// When it started (clock ticks after boot): with the PID, which
+    /// process this is, even after the PID is reused.
+    pub started: u64,
     pub comm: String,
     pub ids: Identities,
     /// The PID namespace its children will be in (`pid_for_children`).
@@ -147,6 +150,10 @@ fn read(pid: i32) -> Result<Candidate> {
     if status.state.starts_with('Z') {
         return Err(Error::Vanished { pid });
     }
+    let started = process
+        .stat()
+        .map_err(|e| Error::from_proc(pid, e))?
+        .starttime;
     // Each link on its own rather than `Identities::of`, which fails on the
     // very state a check must diagnose: after `unshare --pid` without
     // `--fork`, `pid_for_children` names a namespace nobody is in yet, and
@@ -179,6 +186,7 @@ fn read(pid: i32) -> Result<Candidate> {
         .unwrap_or_default();
     Ok(Candidate {
         pid,
+        started,
         comm: status.name,
         ids,
         pid_for_children,
@@ -228,6 +236,14 @@ impl Candidate {
     /// Is it in a namespace of `kind` other than the host's?
     pub fn own(&self, kind: Kind, host: &Identities) -> bool {
         self.ids.get(kind).is_some() && self.ids.get(kind) != host.get(kind)
+    }
+
+    /// Is the process at its PID still this one (alive, started when it
+    /// did), not one that took the PID after it exited?
+    pub fn still_there(&self) -> bool {
+        Process::new(self.pid)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.starttime == self.started && !matches!(s.state, 'Z' | 'X'))
     }
 
     /// `PID 1234 (sleep)`.

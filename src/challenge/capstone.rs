@@ -110,7 +110,7 @@ fn mark(kind: Kind, c: &Candidate, all: &Candidates) -> Mark {
     match kind {
         Kind::Uts if own => {
             let user = c.own(Kind::User, &all.host);
-            Ok(match grade::hostname_of(c.pid, all.graded.as_root, user) {
+            Ok(match grade::hostname_of(c, all.graded.as_root, user) {
                 Ok(name) => format!("a UTS namespace of its own (hostname `{name}`)"),
                 Err(_) => "a UTS namespace of its own".into(),
             })
@@ -124,7 +124,7 @@ fn mark(kind: Kind, c: &Candidate, all: &Candidates) -> Mark {
             kind,
             "its mounts are the host's, and so is its `/`; it needs a mount namespace of its own to pivot_root in",
         )),
-        Kind::Net if own => net(c.pid),
+        Kind::Net if own => net(c),
         Kind::Net => Err(shared(
             kind,
             "it uses the host's interfaces, so there is no veth pair to test",
@@ -207,7 +207,8 @@ fn mnt(pid: i32) -> Mark {
 /// address on each end in one subnet, and an echo from the host answered.
 /// The only packet sent goes to the inside end, and only if the host's
 /// route to it leaves by the pair.
-fn net(pid: i32) -> Mark {
+fn net(candidate: &Candidate) -> Mark {
+    let pid = candidate.pid;
     let inside = std::process::Command::new("nsenter")
         .args([
             "-t",
@@ -221,6 +222,10 @@ fn net(pid: i32) -> Mark {
         ])
         .stdin(std::process::Stdio::null())
         .output();
+    // By PID: what nsenter read is this process's only if it still runs.
+    if !candidate.still_there() {
+        return Err(grade::gone(candidate));
+    }
     let inside = match inside {
         Ok(out) if out.status.success() => {
             netns::parse_links(&String::from_utf8_lossy(&out.stdout))

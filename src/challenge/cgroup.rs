@@ -127,7 +127,7 @@ pub fn problems(s: &Seen) -> Vec<String> {
 /// which shows paths relative to the reader's cgroup namespace root.
 fn inside(c: &Candidate, tree: &PidsTree, as_root: bool, own_user: bool) -> Option<String> {
     let file = format!("/proc/{}/cgroup", c.pid);
-    let text = super::grade::read_inside(c.pid, as_root, own_user, &["-C", "cat", &file]).ok()?;
+    let text = super::grade::read_inside(c, as_root, own_user, &["-C", "cat", &file]).ok()?;
     tree.path_in(&text)
 }
 

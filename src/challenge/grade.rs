@@ -53,7 +53,7 @@ pub fn uts(all: &Candidates) -> Verdict {
                 return Grade::Nowhere;
             }
             let own_user = c.own(Kind::User, &all.host);
-            match hostname_of(c.pid, as_root, own_user) {
+            match hostname_of(c, as_root, own_user) {
                 Ok(name) if name == "lab" => Grade::Done(format!(
                     "{} is in a UTS namespace of its own, and its hostname there is `lab`",
                     c.label()
@@ -86,8 +86,8 @@ pub fn uts(all: &Candidates) -> Verdict {
 /// for the reader's UTS namespace, not the process's. Without root,
 /// joining the UTS namespace needs the privilege its user namespace gives
 /// its creator, so that is entered first (keeping our own uid).
-pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<String, String> {
-    read_inside(pid, as_root, own_user, &["-u", "hostname"])
+pub(super) fn hostname_of(c: &Candidate, as_root: bool, own_user: bool) -> Result<String, String> {
+    read_inside(c, as_root, own_user, &["-u", "hostname"])
         .map(|out| super::printable(out.trim_end_matches('\n')))
 }
 
@@ -95,14 +95,19 @@ pub(super) fn hostname_of(pid: i32, as_root: bool, own_user: bool) -> Result<Str
 /// ARGS`): without root, a namespace of the user's own user namespace is
 /// entered through it, keeping the user's own IDs. The error is nsenter's
 /// first line.
+///
+/// nsenter names the process by PID: if it exited and another process
+/// (another user's) took its PID, nsenter would enter that one's
+/// namespaces. So the candidate must still be there once nsenter has opened
+/// them, or what it read is not the candidate's.
 pub(super) fn read_inside(
-    pid: i32,
+    c: &Candidate,
     as_root: bool,
     own_user: bool,
     args: &[&str],
 ) -> Result<String, String> {
     let mut command = std::process::Command::new("nsenter");
-    command.arg("-t").arg(pid.to_string());
+    command.arg("-t").arg(c.pid.to_string());
     if !as_root && own_user {
         command.args(["-U", "--preserve-credentials"]);
     }
@@ -111,6 +116,9 @@ pub(super) fn read_inside(
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("nsenter: {e}"))?;
+    if !c.still_there() {
+        return Err(gone(c));
+    }
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(super::printable(
@@ -118,6 +126,14 @@ pub(super) fn read_inside(
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// What to say when a process exited while it was graded.
+pub(super) fn gone(c: &Candidate) -> String {
+    format!(
+        "process {} exited while it was graded; check again while it runs",
+        c.pid
+    )
 }
 
 /// Challenge 3: PID 1 of a PID namespace of its own, with a /proc of
@@ -296,6 +312,7 @@ mod tests {
         }
         Candidate {
             pid: 4321,
+            started: 0,
             comm: "sleep".into(),
             pid_for_children: Children::In(own.get(Kind::Pid).unwrap()),
             ids: own,
@@ -336,6 +353,19 @@ mod tests {
         assert!(reason(user(&graded(vec![same]))).contains("not root inside"));
         let right = with(&[Kind::User], vec![(0, 1000, 1)], vec![9]);
         assert!(user(&graded(vec![right])).passed());
+    }
+
+    #[test]
+    fn a_pid_taken_by_another_process_is_not_read_as_the_candidates() {
+        // This test process stands for one that took the PID of a
+        // candidate that exited: same PID, a different start time.
+        let mut reused = with(&[Kind::Uts], vec![], vec![9]);
+        reused.pid = std::process::id() as i32;
+        reused.started = u64::MAX;
+        let said = hostname_of(&reused, true, false).unwrap_err();
+        assert!(said.contains("exited while it was graded"), "{said}");
+        let here = Candidates::gather(Graded::invoker(), Some(reused.pid)).unwrap();
+        assert!(here.list[0].still_there());
     }
 
     #[test]

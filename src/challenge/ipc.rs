@@ -79,12 +79,8 @@ fn key_text(key: i32) -> String {
 /// the namespace's user namespace is entered first, keeping our own uid.
 fn queues_of(c: &Candidate, as_root: bool, all: &Candidates) -> Result<Vec<MsgQueueInfo>, String> {
     let own_user = c.own(Kind::User, &all.host);
-    let table = super::grade::read_inside(
-        c.pid,
-        as_root,
-        own_user,
-        &["-i", "cat", "/proc/sysvipc/msg"],
-    )?;
+    let table =
+        super::grade::read_inside(c, as_root, own_user, &["-i", "cat", "/proc/sysvipc/msg"])?;
     Ok(sysvipc::parse(&table))
 }
 
