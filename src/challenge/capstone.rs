@@ -43,6 +43,10 @@ pub fn check(all: &Candidates) -> Verdict {
             continue;
         }
         let marks: Marks = REQUIRED.iter().map(|k| (*k, mark(*k, c, all))).collect();
+        // Read by PID: gone now, what was read may be another process's.
+        if !c.still_there() {
+            continue;
+        }
         let right = marks.iter().filter(|(_, m)| m.is_ok()).count();
         if best.as_ref().is_none_or(|(n, _, _)| right > *n) {
             best = Some((right, c, marks));

@@ -14,6 +14,9 @@ pub(super) enum Grade {
 }
 
 /// The best grade among the candidates; `nothing` when none got anywhere.
+/// A grade counts only if its process is still there once it is read:
+/// every file was read by PID, and a PID reused by another process (another
+/// user's) would have been read in its place.
 pub(super) fn best(
     all: &Candidates,
     grade: impl Fn(&Candidate) -> Grade,
@@ -21,7 +24,12 @@ pub(super) fn best(
 ) -> Verdict {
     let mut closest: Option<(u8, i32, String)> = None;
     for c in &all.list {
-        match grade(c) {
+        let graded = match grade(c) {
+            Grade::Nowhere => Grade::Nowhere,
+            _ if !c.still_there() => Grade::Partly(0, gone(c)),
+            found => found,
+        };
+        match graded {
             Grade::Done(what) => return Verdict::Pass { pid: c.pid, what },
             Grade::Partly(score, why) => {
                 if closest.as_ref().is_none_or(|(s, _, _)| score > *s) {
@@ -310,9 +318,15 @@ mod tests {
                 },
             );
         }
+        // This test process, so that it is still there once graded.
+        let pid = std::process::id() as i32;
         Candidate {
-            pid: 4321,
-            started: 0,
+            pid,
+            started: procfs::process::Process::new(pid)
+                .unwrap()
+                .stat()
+                .unwrap()
+                .starttime,
             comm: "sleep".into(),
             pid_for_children: Children::In(own.get(Kind::Pid).unwrap()),
             ids: own,
@@ -366,6 +380,18 @@ mod tests {
         assert!(said.contains("exited while it was graded"), "{said}");
         let here = Candidates::gather(Graded::invoker(), Some(reused.pid)).unwrap();
         assert!(here.list[0].still_there());
+    }
+
+    #[test]
+    fn a_grade_counts_only_if_its_process_is_still_there() {
+        let mut reused = with(&[Kind::Uts], vec![], vec![9]);
+        reused.pid = std::process::id() as i32;
+        reused.started = u64::MAX;
+        let all = graded(vec![reused]);
+        let verdict = best(&all, |c| Grade::Done(c.label()), "none".into());
+        assert!(reason(verdict).contains("exited while it was graded"));
+        let verdict = best(&all, |_| Grade::Nowhere, "none".into());
+        assert_eq!(reason(verdict), "none");
     }
 
     #[test]
