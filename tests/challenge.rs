@@ -287,6 +287,31 @@ fn hints_come_one_at_a_time_and_then_say_so() {
     let _ = std::fs::remove_dir_all(&nobody_state);
 }
 
+/// At 80 columns every task and every verdict fits, and no command in
+/// backticks is cut across two lines (`learnns challenge 6` on one line
+/// and `--check` on the next reads as two commands).
+#[test]
+fn tasks_and_verdicts_fit_80_columns_without_cutting_a_command() {
+    let fits = |args: &[&str]| {
+        let out = learnns(args).env("COLUMNS", "80").output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        for line in stdout(&out).lines() {
+            assert!(line.chars().count() <= 80, "{args:?}:\n{line}");
+            assert_eq!(line.matches('`').count() % 2, 0, "{args:?}:\n{line}");
+        }
+    };
+    for n in 1..=10 {
+        fits(&["challenge", &n.to_string()]);
+    }
+    // What is graded, then the verdict: nothing needs to be running.
+    fits(&["challenge", "1", "--check"]);
+    fits(&["challenge", "3", "--check"]);
+}
+
 #[test]
 fn bad_input_is_refused_with_the_fix() {
     let out = learnns(&["challenge", "42"]).output().unwrap();
