@@ -135,18 +135,27 @@ fn show_challenge(c: &Challenge) {
 
 fn show_hint(c: &Challenge) -> Result<i32> {
     let hints = c.hints();
-    let seen = progress::hint_shown(c.lesson)? as usize;
-    if seen > hints.len() {
+    // Reading them all again is not one more hint: the count stays at the
+    // number there are.
+    let before = progress::Place::here()
+        .and_then(|place| place.load())
+        .map(|p| p.hints.get(c.lesson).copied().unwrap_or(0) as usize)
+        .unwrap_or(0);
+    if before >= hints.len() {
         outln!(
             "No more hints: you have seen all {} of challenge {}.",
             hints.len(),
             c.number
         );
         for (i, hint) in hints.iter().enumerate() {
-            paragraph(hint, &format!("  {}. ", i + 1));
+            let number = format!("  {}. ", i + 1);
+            hanging(hint, &number, &" ".repeat(number.len()));
         }
         return Ok(0);
     }
+    let seen = progress::hint_shown(c.lesson)? as usize;
+    // Another learnns counted one in between.
+    let seen = seen.min(hints.len());
     outln!("Hint {seen} of {}:", hints.len());
     paragraph(&hints[seen - 1], "  ");
     Ok(0)

@@ -283,7 +283,26 @@ fn hints_come_one_at_a_time_and_then_say_so() {
         seen.push(stdout(&out));
     }
     assert!(seen.windows(2).all(|w| w[0] != w[1]));
-    assert!(stdout(&hint()).starts_with("No more hints"));
+    for _ in 0..2 {
+        let all = stdout(&hint());
+        assert!(all.starts_with("No more hints"), "{all}");
+        // Each hint is numbered once; its next lines continue under its
+        // text, not under a repeated number.
+        for n in 1..=4 {
+            assert_eq!(all.matches(&format!("  {n}. ")).count(), 1, "{all}");
+        }
+    }
+    // Reading them all again is no extra hint: 4 are counted, not 6.
+    let progress = learnns(&["progress"])
+        .env("XDG_STATE_HOME", &nobody_state)
+        .output()
+        .unwrap();
+    let progress = stdout(&progress);
+    let line = progress
+        .lines()
+        .find(|l| l.trim_start().starts_with("· pid"))
+        .unwrap_or("");
+    assert!(line.ends_with("4 hints"), "{progress}");
     let _ = std::fs::remove_dir_all(&nobody_state);
 }
 
