@@ -176,7 +176,32 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
         }
     }
     report(c, &verdict);
+    if !verdict.passed() {
+        sudo_note(c, only);
+    }
     Ok(verdict.passed())
+}
+
+/// Only the learner's own processes are graded, but the tasks and hints
+/// start them with `sudo`: such a process is root's, and the verdict above
+/// said "no process of yours" of a process that is there. Say so, and how
+/// to grade it.
+fn sudo_note(c: &Challenge, only: Option<i32>) {
+    // Challenge 5 grades named objects; 6 must not be root's.
+    if only.is_some() || matches!(c.lesson, "net" | "user") {
+        return;
+    }
+    if challenge::Graded::invoker().uid == 0 {
+        return;
+    }
+    outln!();
+    paragraph(
+        &format!(
+            "Started it with `sudo`? Then it is root's process, not yours, and only yours were graded: give its PID, `sudo learnns challenge {} --check --pid PID`.",
+            c.number
+        ),
+        "  ",
+    );
 }
 
 fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
@@ -226,6 +251,9 @@ fn watch_challenge(c: &Challenge, only: Option<i32>) -> Result<i32> {
         }
         if last.as_ref() != Some(&verdict) {
             report(c, &verdict);
+            if last.is_none() && !verdict.passed() {
+                sudo_note(c, only);
+            }
             ui::flush_out();
         }
         if verdict.passed() {

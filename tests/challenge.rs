@@ -152,6 +152,44 @@ fn uts_a_hostname_of_its_own() {
     fails_naming(&check("1", plain.sleeper()), "no new UTS namespace");
 }
 
+/// The solution as an ordinary user types it (`sudo unshare ...`, then
+/// `sudo learnns challenge 1 --check`): the process is root's and only the
+/// user's are graded, so the verdict says how to grade it by its PID, and
+/// that command passes.
+#[test]
+fn a_process_started_with_sudo_is_graded_by_its_pid() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &[
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            "hostname lab; exec sleep 60",
+        ],
+        None,
+    );
+    let out = learnns(&["challenge", "1", "--check"])
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    fails_naming(&out, "Started it with `sudo`?");
+    assert!(
+        said(&out).contains("`sudo learnns challenge 1 --check --pid PID`"),
+        "{}",
+        stdout(&out)
+    );
+    let out = learnns(&["challenge", "1", "--check", "--pid"])
+        .arg(solution.sleeper().to_string())
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    passes(&out);
+    assert!(!said(&out).contains("Started it with"), "{}", stdout(&out));
+}
+
 #[test]
 fn pid_its_own_pid_1_and_its_own_proc() {
     if !privileged() {
