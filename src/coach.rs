@@ -11,8 +11,30 @@ use crate::{inspect, progress, sys, ui};
 
 /// A paragraph wrapped to the terminal, indented.
 fn paragraph(text: &str, indent: &str) {
-    for line in crate::render::text::wrap(text, ui::width(), indent, indent) {
-        outln!("{line}");
+    hanging(text, indent, indent);
+}
+
+/// A paragraph wrapped to the terminal: the first line starts with
+/// `first`, the others with `rest`. A `code span` that fits on a line is
+/// never broken: a command cut after `learnns challenge 6` reads as a
+/// command of its own.
+fn hanging(text: &str, first: &str, rest: &str) {
+    let width = ui::width();
+    let room = width.saturating_sub(rest.chars().count().max(first.chars().count()));
+    let mut kept = String::with_capacity(text.len());
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            kept.push('`');
+        }
+        // Odd parts are inside backticks.
+        if i % 2 == 1 && part.chars().count() + 2 <= room {
+            kept.push_str(&part.replace(' ', "\u{a0}"));
+        } else {
+            kept.push_str(part);
+        }
+    }
+    for line in crate::render::text::wrap(&kept, width, first, rest) {
+        outln!("{}", line.replace('\u{a0}', " "));
     }
 }
 
@@ -87,10 +109,15 @@ fn list_challenges() {
 }
 
 fn show_challenge(c: &Challenge) {
-    outln!(
-        "{}",
-        format!("Challenge {} ({}): {}", c.number, c.lesson, c.title).bold()
-    );
+    // The title may be longer than a narrow terminal: it wraps between
+    // words, under itself.
+    let heading = format!("Challenge {} ({}): ", c.number, c.lesson);
+    let rest = " ".repeat(heading.chars().count());
+    let width = ui::width();
+    let lines = crate::render::text::wrap(c.title, width, &heading, &rest);
+    for line in lines {
+        outln!("{}", line.bold());
+    }
     for (heading, text) in [
         ("The task", c.task()),
         ("Leave running", c.leave_running()),
@@ -108,18 +135,27 @@ fn show_challenge(c: &Challenge) {
 
 fn show_hint(c: &Challenge) -> Result<i32> {
     let hints = c.hints();
-    let seen = progress::hint_shown(c.lesson)? as usize;
-    if seen > hints.len() {
+    // Reading them all again is not one more hint: the count stays at the
+    // number there are.
+    let before = progress::Place::here()
+        .and_then(|place| place.load())
+        .map(|p| p.hints.get(c.lesson).copied().unwrap_or(0) as usize)
+        .unwrap_or(0);
+    if before >= hints.len() {
         outln!(
             "No more hints: you have seen all {} of challenge {}.",
             hints.len(),
             c.number
         );
         for (i, hint) in hints.iter().enumerate() {
-            paragraph(hint, &format!("  {}. ", i + 1));
+            let number = format!("  {}. ", i + 1);
+            hanging(hint, &number, &" ".repeat(number.len()));
         }
         return Ok(0);
     }
+    let seen = progress::hint_shown(c.lesson)? as usize;
+    // Another learnns counted one in between.
+    let seen = seen.min(hints.len());
     outln!("Hint {seen} of {}:", hints.len());
     paragraph(&hints[seen - 1], "  ");
     Ok(0)
@@ -131,7 +167,7 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
     let (verdict, graded) = grade(c, only)?;
     // Challenge 5 grades named objects, not processes.
     if whose && c.lesson != "net" {
-        outln!("{}", graded);
+        paragraph(&graded, "");
     }
     // The capstone shows the namespace table the lessons print.
     if c.number == challenge::CAPSTONE {
@@ -140,7 +176,32 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
         }
     }
     report(c, &verdict);
+    if !verdict.passed() {
+        sudo_note(c, only);
+    }
     Ok(verdict.passed())
+}
+
+/// Only the learner's own processes are graded, but the tasks and hints
+/// start them with `sudo`: such a process is root's, and the verdict above
+/// said "no process of yours" of a process that is there. Say so, and how
+/// to grade it.
+fn sudo_note(c: &Challenge, only: Option<i32>) {
+    // Challenge 5 grades named objects; 6 must not be root's.
+    if only.is_some() || matches!(c.lesson, "net" | "user") {
+        return;
+    }
+    if challenge::Graded::invoker().uid == 0 {
+        return;
+    }
+    outln!();
+    paragraph(
+        &format!(
+            "Started it with `sudo`? Then it is root's process, not yours, and only yours were graded: give its PID, `sudo learnns challenge {} --check --pid PID`.",
+            c.number
+        ),
+        "  ",
+    );
 }
 
 fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
@@ -149,9 +210,9 @@ fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
     let whose = match only {
         Some(pid) => format!("Graded process {pid} only."),
         None => format!(
-            "Graded the processes of {} ({} running, not counting learnns and the shell it runs in).",
+            "Graded the {} running processes of {}, not counting learnns and the shell it runs in.",
+            candidates.list.len(),
             inspect::user_name(graded.uid),
-            candidates.list.len()
         ),
     };
     Ok(((c.check)(&candidates), whose))
@@ -167,7 +228,14 @@ fn report(c: &Challenge, verdict: &Verdict) {
         Verdict::Missing { reasons, .. } => {
             outln!("{} challenge {}: not yet", "✗".red().bold(), c.number);
             for why in reasons {
-                paragraph(&shown(why), "  ");
+                // The capstone's lines start with a mark: they continue
+                // under their text, not under the mark.
+                let why = shown(why);
+                if why.starts_with(['✓', '✗']) {
+                    hanging(&why, "  ", "    ");
+                } else {
+                    paragraph(&why, "  ");
+                }
             }
         }
     }
@@ -188,10 +256,13 @@ fn watch_challenge(c: &Challenge, only: Option<i32>) -> Result<i32> {
     loop {
         let (verdict, whose) = grade(c, only)?;
         if last.is_none() {
-            outln!("{whose} Watching; Ctrl-C stops.");
+            paragraph(&format!("{whose} Watching; Ctrl-C stops."), "");
         }
         if last.as_ref() != Some(&verdict) {
             report(c, &verdict);
+            if last.is_none() && !verdict.passed() {
+                sudo_note(c, only);
+            }
             ui::flush_out();
         }
         if verdict.passed() {

@@ -152,6 +152,44 @@ fn uts_a_hostname_of_its_own() {
     fails_naming(&check("1", plain.sleeper()), "no new UTS namespace");
 }
 
+/// The solution as an ordinary user types it (`sudo unshare ...`, then
+/// `sudo learnns challenge 1 --check`): the process is root's and only the
+/// user's are graded, so the verdict says how to grade it by its PID, and
+/// that command passes.
+#[test]
+fn a_process_started_with_sudo_is_graded_by_its_pid() {
+    if !privileged() {
+        return;
+    }
+    let solution = Running::start(
+        &[
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            "hostname lab; exec sleep 60",
+        ],
+        None,
+    );
+    let out = learnns(&["challenge", "1", "--check"])
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    fails_naming(&out, "Started it with `sudo`?");
+    assert!(
+        said(&out).contains("`sudo learnns challenge 1 --check --pid PID`"),
+        "{}",
+        stdout(&out)
+    );
+    let out = learnns(&["challenge", "1", "--check", "--pid"])
+        .arg(solution.sleeper().to_string())
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    passes(&out);
+    assert!(!said(&out).contains("Started it with"), "{}", stdout(&out));
+}
+
 #[test]
 fn pid_its_own_pid_1_and_its_own_proc() {
     if !privileged() {
@@ -283,8 +321,52 @@ fn hints_come_one_at_a_time_and_then_say_so() {
         seen.push(stdout(&out));
     }
     assert!(seen.windows(2).all(|w| w[0] != w[1]));
-    assert!(stdout(&hint()).starts_with("No more hints"));
+    for _ in 0..2 {
+        let all = stdout(&hint());
+        assert!(all.starts_with("No more hints"), "{all}");
+        // Each hint is numbered once; its next lines continue under its
+        // text, not under a repeated number.
+        for n in 1..=4 {
+            assert_eq!(all.matches(&format!("  {n}. ")).count(), 1, "{all}");
+        }
+    }
+    // Reading them all again is no extra hint: 4 are counted, not 6.
+    let progress = learnns(&["progress"])
+        .env("XDG_STATE_HOME", &nobody_state)
+        .output()
+        .unwrap();
+    let progress = stdout(&progress);
+    let line = progress
+        .lines()
+        .find(|l| l.trim_start().starts_with("· pid"))
+        .unwrap_or("");
+    assert!(line.ends_with("4 hints"), "{progress}");
     let _ = std::fs::remove_dir_all(&nobody_state);
+}
+
+/// At 80 columns every task and every verdict fits, and no command in
+/// backticks is cut across two lines (`learnns challenge 6` on one line
+/// and `--check` on the next reads as two commands).
+#[test]
+fn tasks_and_verdicts_fit_80_columns_without_cutting_a_command() {
+    let fits = |args: &[&str]| {
+        let out = learnns(args).env("COLUMNS", "80").output().unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        for line in stdout(&out).lines() {
+            assert!(line.chars().count() <= 80, "{args:?}:\n{line}");
+            assert_eq!(line.matches('`').count() % 2, 0, "{args:?}:\n{line}");
+        }
+    };
+    for n in 1..=10 {
+        fits(&["challenge", &n.to_string()]);
+    }
+    // What is graded, then the verdict: nothing needs to be running.
+    fits(&["challenge", "1", "--check"]);
+    fits(&["challenge", "3", "--check"]);
 }
 
 #[test]
