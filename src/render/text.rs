@@ -13,7 +13,8 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
         .subsequent_indent(rest)
         .word_separator(textwrap::WordSeparator::AsciiSpace)
         .word_splitter(textwrap::WordSplitter::NoHyphenation)
-        .break_words(true);
+        .break_words(true)
+        .wrap_algorithm(balanced());
     let lines: Vec<String> = textwrap::wrap(text, options)
         .into_iter()
         .map(|l| l.trim_end().to_string())
@@ -23,6 +24,15 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     } else {
         lines
     }
+}
+
+/// Lines of even length, as textwrap's optimal fit makes them, but never
+/// longer than the width: its default penalties let a line overflow by a
+/// character or two when that evens out the others.
+fn balanced() -> textwrap::WrapAlgorithm {
+    let mut penalties = textwrap::wrap_algorithms::Penalties::new();
+    penalties.overflow_penalty = 1_000_000_000;
+    textwrap::WrapAlgorithm::OptimalFit(penalties)
 }
 
 /// Program output, line by line: each line keeps its own leading spaces
@@ -199,4 +209,21 @@ pub fn shell_lines(line: &str, width: usize, first: &str, rest: &str) -> Vec<Str
     }
     lines.push(current);
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_is_longer_than_the_width() {
+        // Optimal fit with textwrap's own penalties made the second line
+        // 81 columns wide, to even out the others.
+        let text = "process 4444 (unshare) is in a UTS namespace of its own, but its hostname is `cap`, not `lab`: the hostname was not set inside it; run `hostname\u{a0}lab` inside it (e.g. `sudo\u{a0}nsenter\u{a0}-t\u{a0}4444\u{a0}-u\u{a0}hostname\u{a0}lab`; for a namespace of your own user namespace, `nsenter\u{a0}-t\u{a0}4444\u{a0}-U\u{a0}-u\u{a0}--preserve-credentials\u{a0}hostname\u{a0}lab`)";
+        for width in 40..=100 {
+            for line in wrap(text, width, "  ", "  ") {
+                assert!(line.chars().count() <= width, "{width}: {line}");
+            }
+        }
+    }
 }
