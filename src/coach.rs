@@ -182,22 +182,20 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
     Ok(verdict.passed())
 }
 
-/// Only the learner's own processes are graded, but the tasks and hints
-/// start them with `sudo`: such a process is root's, and the verdict above
-/// said "no process of yours" of a process that is there. Say so, and how
-/// to grade it.
+/// The tasks start their processes with `sudo`, and such a process is
+/// root's: an ordinary user's check cannot read it, and said "no process of
+/// yours" of a process that is there. Say so, and how to grade it. (Under
+/// sudo, the processes the user started with sudo are graded already.)
 fn sudo_note(c: &Challenge, only: Option<i32>) {
     // Challenge 5 grades named objects; 6 must not be root's.
-    if only.is_some() || matches!(c.lesson, "net" | "user") {
-        return;
-    }
-    if challenge::Graded::invoker().uid == 0 {
+    let graded = challenge::Graded::invoker();
+    if only.is_some() || graded.as_root || matches!(c.lesson, "net" | "user") {
         return;
     }
     outln!();
     paragraph(
         &format!(
-            "Started it with `sudo`? Then it is root's process, not yours, and only yours were graded: give its PID, `sudo learnns challenge {} --check --pid PID`.",
+            "Started it with `sudo`? Then it is root's process, and only root may read its namespaces: check with sudo too, `sudo learnns challenge {} --check`.",
             c.number
         ),
         "  ",
@@ -209,6 +207,11 @@ fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
     let candidates = challenge::Candidates::gather(graded, only)?;
     let whose = match only {
         Some(pid) => format!("Graded process {pid} only."),
+        None if graded.as_root && graded.uid != 0 => format!(
+            "Graded the {} running processes of {} and those they started with sudo, not counting learnns and the shell it runs in.",
+            candidates.list.len(),
+            inspect::user_name(graded.uid),
+        ),
         None => format!(
             "Graded the {} running processes of {}, not counting learnns and the shell it runs in.",
             candidates.list.len(),

@@ -157,11 +157,42 @@ fn uts_a_hostname_of_its_own() {
 /// user's are graded, so the verdict says how to grade it by its PID, and
 /// that command passes.
 #[test]
-fn a_process_started_with_sudo_is_graded_by_its_pid() {
+fn a_process_started_with_sudo_is_graded_as_the_users() {
     if !privileged() {
         return;
     }
-    let solution = Running::start(
+    // What `sudo unshare ...` typed by uid 65534 leaves: a root process
+    // with SUDO_UID in its environment.
+    let by_sudo = Running::start(
+        &[
+            "env",
+            "SUDO_UID=65534",
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            "hostname lab; exec sleep 60",
+        ],
+        None,
+    );
+    let out = learnns(&["challenge", "1", "--check"])
+        .env("SUDO_UID", "65534")
+        .output()
+        .unwrap();
+    passes(&out);
+    assert!(
+        said(&out).contains("and those they started with sudo"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        said(&out).contains(&format!("process {}", by_sudo.sleeper())),
+        "{}",
+        stdout(&out)
+    );
+    drop(by_sudo);
+    // A root process someone else started is not theirs.
+    let by_root = Running::start(
         &[
             "unshare",
             "--uts",
@@ -175,19 +206,24 @@ fn a_process_started_with_sudo_is_graded_by_its_pid() {
         .env("SUDO_UID", "65534")
         .output()
         .unwrap();
-    fails_naming(&out, "Started it with `sudo`?");
-    assert!(
-        said(&out).contains("`sudo learnns challenge 1 --check --pid PID`"),
-        "{}",
-        stdout(&out)
-    );
+    fails_naming(&out, "no process of yours");
+    // Named by its PID, it is graded.
     let out = learnns(&["challenge", "1", "--check", "--pid"])
-        .arg(solution.sleeper().to_string())
+        .arg(by_root.sleeper().to_string())
         .env("SUDO_UID", "65534")
         .output()
         .unwrap();
     passes(&out);
-    assert!(!said(&out).contains("Started it with"), "{}", stdout(&out));
+    // Without sudo, the user cannot read a root process: the note says
+    // to check with sudo.
+    let nobody = Nobody::new();
+    let out = nobody.learnns(&["challenge", "1", "--check"]);
+    fails_naming(&out, "Started it with `sudo`?");
+    assert!(
+        said(&out).contains("`sudo learnns challenge 1 --check`"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

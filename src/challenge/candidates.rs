@@ -94,8 +94,9 @@ impl Candidates {
                     .map_err(|e| Error::from_proc(0, e))?
                     .flatten()
                     .filter(|p| !skip.contains(&p.pid))
-                    .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid))
-                    // Unreadable or gone in between: not a candidate.
+                    .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid) || by_sudo(p, graded))
+                    // Unreadable, gone in between, or a kernel thread: not a
+                    // candidate.
                     .filter_map(|p| read(p.pid).ok())
                     .collect()
             }
@@ -129,6 +130,33 @@ fn owned(pid: i32, graded: Graded) -> Result<()> {
     }
 }
 
+/// Under sudo, a root process the graded user started with sudo: the tasks
+/// begin with `sudo unshare ...`, and what that starts is root's. sudo
+/// leaves `SUDO_UID` in the environment, which `unshare` and what it runs
+/// inherit; where the environment was cleared (`sudo su -`), a parent
+/// process of the user's still shows whose it is. Only root can start a
+/// root process, so neither can be planted by another ordinary user.
+fn by_sudo(process: &Process, graded: Graded) -> bool {
+    if !graded.as_root || graded.uid == 0 || !process.uid().is_ok_and(|uid| uid == 0) {
+        return false;
+    }
+    let mark = format!("SUDO_UID={}", graded.uid);
+    let environ = std::fs::read(format!("/proc/{}/environ", process.pid)).unwrap_or_default();
+    if environ.split(|b| *b == 0).any(|var| var == mark.as_bytes()) {
+        return true;
+    }
+    let mut seen = BTreeSet::new();
+    let mut at = process.pid;
+    while at > 1 && seen.insert(at) {
+        match Process::new(at).and_then(|p| Ok((p.stat()?, p.status()?))) {
+            Ok((_, status)) if status.ruid == graded.uid => return true,
+            Ok((stat, _)) => at = stat.ppid,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// learnns and every process above it: the learner's shell is in the
 /// host's namespaces whatever they typed in another terminal.
 fn ancestors() -> BTreeSet<i32> {
@@ -143,17 +171,30 @@ fn ancestors() -> BTreeSet<i32> {
     seen
 }
 
-/// Read one process; a zombie has no namespaces left to grade.
+/// `PF_KTHREAD` in `/proc/PID/stat`'s flags: a kernel thread. Some have
+/// namespaces of their own (kdevtmpfs mounts devtmpfs in a mount namespace
+/// it made), which must not pass a check nobody did.
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// Read one process; a zombie has no namespaces left to grade, and a
+/// kernel thread is nobody's work.
 fn read(pid: i32) -> Result<Candidate> {
     let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
     let status = process.status().map_err(|e| Error::from_proc(pid, e))?;
     if status.state.starts_with('Z') {
         return Err(Error::Vanished { pid });
     }
-    let started = process
-        .stat()
-        .map_err(|e| Error::from_proc(pid, e))?
-        .starttime;
+    let stat = process.stat().map_err(|e| Error::from_proc(pid, e))?;
+    if stat.flags & PF_KTHREAD != 0 {
+        return Err(Error::usage(
+            format!(
+                "process {pid} ({}) is a kernel thread, not a process anyone started",
+                status.name
+            ),
+            "pick the PID of the process you started (`ps -o pid,user,args -u $USER`)",
+        ));
+    }
+    let started = stat.starttime;
     // Each link on its own rather than `Identities::of`, which fails on the
     // very state a check must diagnose: after `unshare --pid` without
     // `--fork`, `pid_for_children` names a namespace nobody is in yet, and
