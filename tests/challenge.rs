@@ -149,7 +149,13 @@ fn uts_a_hostname_of_its_own() {
     fails_naming(&check("uts", unnamed.sleeper()), "hostname was not set");
     // The hostname command alone, without a namespace of its own.
     let plain = Running::start(&["sleep", "60"], None);
-    fails_naming(&check("1", plain.sleeper()), "no new UTS namespace");
+    fails_naming(
+        &check("1", plain.sleeper()),
+        &format!(
+            "process {} (sleep) is not in a UTS namespace",
+            plain.sleeper()
+        ),
+    );
 }
 
 /// The solution as an ordinary user types it (`sudo unshare ...`, then
@@ -238,6 +244,11 @@ fn pid_its_own_pid_1_and_its_own_proc() {
     let pid1 = solution.sleeper();
     assert_ne!(pid1, solution.pid(), "--fork runs sleep in a child");
     passes(&check("3", pid1));
+    // The unshare that forked it stays outside: the check names the child.
+    fails_naming(
+        &check("3", solution.pid()),
+        &format!("its child, process {pid1}, is in it"),
+    );
     let no_fork = Running::start(&["unshare", "--pid", "sleep", "60"], None);
     fails_naming(&check("3", no_fork.sleeper()), "without `--fork`");
     let no_proc = Running::start(&["unshare", "--pid", "--fork", "sleep", "60"], None);
@@ -334,6 +345,17 @@ fn user_root_inside_yourself_outside() {
         &nobody.learnns(&["challenge", "6", "--check", "--pid", &pid]),
         "not root inside",
     );
+    // Root doing it proves nothing: root outside too.
+    let as_root = Running::start(
+        &["unshare", "--user", "--map-root-user", "sleep", "60"],
+        None,
+    );
+    let out = learnns(&["challenge", "6", "--check", "--pid"])
+        .arg(as_root.sleeper().to_string())
+        .env_remove("SUDO_UID")
+        .output()
+        .unwrap();
+    fails_naming(&out, "root (uid 0) outside too");
 }
 
 #[test]

@@ -73,6 +73,8 @@ pub struct Candidates {
     pub host: Identities,
     pub graded: Graded,
     pub list: Vec<Candidate>,
+    /// The one process named with `--pid`.
+    pub named: Option<i32>,
 }
 
 impl Candidates {
@@ -101,7 +103,31 @@ impl Candidates {
                     .collect()
             }
         };
-        Ok(Candidates { host, graded, list })
+        Ok(Candidates {
+            host,
+            graded,
+            list,
+            named: only,
+        })
+    }
+}
+
+impl Candidates {
+    /// A sentence saying that no graded process `is`/`has` what follows:
+    /// "no process of yours is in ...", or with `--pid`, "process 42
+    /// (sleep) is not in ...".
+    pub fn none(&self, what: &str) -> String {
+        let Some(c) = self.named.and_then(|_| self.list.first()) else {
+            return format!("no process of yours {what}");
+        };
+        let negated = if let Some(rest) = what.strip_prefix("is ") {
+            format!("is not {rest}")
+        } else if let Some(rest) = what.strip_prefix("has ") {
+            format!("does not have {rest}")
+        } else {
+            format!("is not one that {what}")
+        };
+        format!("{} {negated}", c.label())
     }
 }
 

@@ -56,7 +56,7 @@ pub fn check(all: &Candidates) -> Verdict {
         return Verdict::Missing {
             closest: None,
             reasons: vec![
-                "no process of yours is in a namespace of its own of any of the six kinds (uts, ipc, pid, mnt, net, cgroup): start one with `sudo unshare --uts --ipc --pid --fork --mount-proc --mount --net --cgroup`, then build the rest around it, and leave it running".into(),
+                format!("{}: start one with `sudo unshare --uts --ipc --pid --fork --mount-proc --mount --net --cgroup`, then build the rest around it, and leave it running", all.none("is in a namespace of its own of any of the six kinds (uts, ipc, pid, mnt, net, cgroup)")),
             ],
         };
     };
@@ -152,6 +152,7 @@ fn pid(c: &Candidate, all: &Candidates) -> Mark {
         host: all.host.clone(),
         graded: all.graded,
         list: vec![c.clone()],
+        named: None,
     };
     match grade::pid(&one) {
         Verdict::Pass { .. } => {

@@ -184,7 +184,10 @@ pub fn cgroup(all: &Candidates) -> Verdict {
             )
         },
         format!(
-            "no process of yours is in the cgroup `{NAME}` (not in the cgroup: make it with `mkdir {}`, then write the process's PID to its cgroup.procs) nor in a cgroup namespace of its own",
+            "{}: make the cgroup with `mkdir {}`, write the process's PID to its cgroup.procs, then start the cgroup namespace from inside it",
+            all.none(&format!(
+                "is in the cgroup `{NAME}` or in a cgroup namespace of its own"
+            )),
             tree.lab().display()
         ),
     )

@@ -84,7 +84,10 @@ pub fn uts(all: &Candidates) -> Verdict {
                 ),
             }
         },
-        "no process of yours is in a UTS namespace other than the host's (no new UTS namespace): start one with `sudo unshare --uts` (as an ordinary user, `unshare --user --map-root-user --uts`) and leave it running".into(),
+        format!(
+            "{}: start one with `sudo unshare --uts` (as an ordinary user, `unshare --user --map-root-user --uts`) and leave it running",
+            all.none("is in a UTS namespace other than the host's")
+        ),
     )
 }
 
@@ -136,6 +139,16 @@ pub(super) fn read_inside(
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The first child of a process, as `/proc/PID/task/PID/children` lists it.
+fn first_child(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// What to say when a process exited while it was graded.
 pub(super) fn gone(c: &Candidate) -> String {
     format!(
@@ -153,21 +166,31 @@ pub fn pid(all: &Candidates) -> Verdict {
             let own_pid = c.own(Kind::Pid, &all.host);
             let first = c.nspid.last() == Some(&1);
             if !own_pid {
-                let made = match c.pid_for_children {
-                    Children::Empty => true,
-                    Children::In(id) => Some(id) != c.ids.get(Kind::Pid),
-                    Children::Unknown => false,
-                };
-                if made {
-                    return Grade::Partly(
+                return match c.pid_for_children {
+                    Children::Empty => Grade::Partly(
                         1,
                         format!(
                             "{} made a new PID namespace but is not in it: `unshare --pid` without `--fork` leaves the caller outside, and only its children would be PID 1 there; add `--fork`",
                             c.label()
                         ),
-                    );
-                }
-                return Grade::Nowhere;
+                    ),
+                    // With `--fork`, unshare stays outside and waits for
+                    // its child, which is PID 1 there: the one to grade.
+                    Children::In(id) if Some(id) != c.ids.get(Kind::Pid) => Grade::Partly(
+                        1,
+                        match first_child(c.pid) {
+                            Some(child) => format!(
+                                "{} made a new PID namespace for its children and stays outside it; its child, process {child}, is in it: grade that one (`--pid {child}`)",
+                                c.label()
+                            ),
+                            None => format!(
+                                "{} made a new PID namespace for its children and stays outside it, and no child of it is left in it",
+                                c.label()
+                            ),
+                        },
+                    ),
+                    _ => Grade::Nowhere,
+                };
             }
             if !first {
                 return Grade::Partly(
@@ -198,7 +221,10 @@ pub fn pid(all: &Candidates) -> Verdict {
                 ),
             )
         },
-        "no process of yours is in a PID namespace other than the host's: start one with `sudo unshare --pid --fork` (as an ordinary user, `unshare --user --map-root-user --pid --fork`) and leave it running".into(),
+        format!(
+            "{}: start one with `sudo unshare --pid --fork` (as an ordinary user, `unshare --user --map-root-user --pid --fork`) and leave it running",
+            all.none("is in a PID namespace other than the host's")
+        ),
     )
 }
 
@@ -231,6 +257,15 @@ pub fn user(all: &Candidates) -> Verdict {
                     1,
                     format!(
                         "{} is in a user namespace of its own, but it has no uid map, so inside it is `nobody` (65534): `unshare --user` without `-r` (`--map-root-user`) makes no map",
+                        c.label()
+                    ),
+                ),
+                // Root mapping root proves nothing: the task is to become
+                // root inside without being root outside.
+                Some((_, 0, _)) if uid == 0 => Grade::Partly(
+                    2,
+                    format!(
+                        "{} is root inside its own user namespace, but it is root (uid 0) outside too: the task is to do this as an ordinary user; run `unshare --user --map-root-user` as yourself (not root, no sudo), and check as that user",
                         c.label()
                     ),
                 ),
@@ -271,7 +306,8 @@ pub fn user(all: &Candidates) -> Verdict {
             }
         },
         format!(
-            "no process of yours (uid {uid}) is in a user namespace other than the host's: start one with `unshare --user --map-root-user` as yourself and leave it running"
+            "{}: start one with `unshare --user --map-root-user` as yourself (uid {uid}) and leave it running",
+            all.none("is in a user namespace other than the host's")
         ),
     )
 }
@@ -344,7 +380,25 @@ mod tests {
                 as_root: false,
             },
             list,
+            named: None,
         }
+    }
+
+    #[test]
+    fn a_named_process_is_named_in_the_verdict() {
+        let mut all = graded(vec![with(&[], vec![], vec![9])]);
+        assert!(reason(uts(&all)).starts_with("no process of yours is in a UTS namespace"));
+        all.named = Some(all.list[0].pid);
+        let said = reason(uts(&all));
+        let expected = format!(
+            "process {} (sleep) is not in a UTS namespace",
+            all.list[0].pid
+        );
+        assert!(said.starts_with(&expected), "{said}");
+        assert!(
+            reason(super::super::mnt::mnt(&all))
+                .contains("(sleep) does not have a root of its own")
+        );
     }
 
     fn reason(v: Verdict) -> String {

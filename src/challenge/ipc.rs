@@ -48,13 +48,17 @@ pub fn ipc(all: &Candidates) -> Verdict {
                 ),
             }
         },
-        nothing(&host, all.graded.uid),
+        nothing(
+            &host,
+            all.graded.uid,
+            &all.none("is in an IPC namespace other than the host's"),
+        ),
     )
 }
 
 /// What to say when no process has an IPC namespace of its own: if the
 /// graded user made a queue on the host, that is the mistake.
-fn nothing(host: &[MsgQueueInfo], uid: u32) -> String {
+fn nothing(host: &[MsgQueueInfo], uid: u32, none: &str) -> String {
     let fix = "start a process with `sudo unshare --ipc` (as an ordinary user, `unshare --user --map-root-user --ipc`), make the queue with `ipcmk -Q` inside it, and leave it running";
     match host.iter().find(|q| q.creator_uid == uid) {
         Some(q) => format!(
@@ -63,9 +67,7 @@ fn nothing(host: &[MsgQueueInfo], uid: u32) -> String {
             key_text(q.key),
             q.id
         ),
-        None => format!(
-            "no IPC namespace of its own: no process of yours is in an IPC namespace other than the host's; {fix}"
-        ),
+        None => format!("no IPC namespace of its own: {none}; {fix}"),
     }
 }
 
@@ -96,9 +98,9 @@ mod tests {
             creator_uid: 1000,
             ctime: 0,
         };
-        let text = nothing(std::slice::from_ref(&q), 1000);
+        let text = nothing(std::slice::from_ref(&q), 1000, "none");
         assert!(text.contains("(the queue is on the host)"), "{text}");
         assert!(text.contains("0xfffffffb") && text.contains("ipcrm -q 7"));
-        assert!(!nothing(&[q], 0).contains("on the host"));
+        assert!(!nothing(&[q], 0, "none").contains("on the host"));
     }
 }

@@ -165,7 +165,7 @@ pub fn mnt(all: &Candidates) -> Verdict {
                 format!("{}: {}", c.label(), found.join("; and ")),
             )
         },
-        "no process of yours has a root of its own: every one is in the same mount namespace as the host, with the host's /; start one with `sudo unshare --mount --propagation private` and pivot_root into a new file system, and leave it running".into(),
+        format!("{}: start one with `sudo unshare --mount --propagation private` and pivot_root into a new file system, and leave it running", all.none("has a root of its own (still in the same mount namespace as the host, with the host's /)")),
     )
 }
 

@@ -94,7 +94,8 @@ pub fn security(all: &Candidates) -> Verdict {
             },
         },
         format!(
-            "no process of yours has CAP_SYS_ADMIN out of its bounding set nor a seccomp filter: {BOUNDING_FIX}, and {SECCOMP_FIX}"
+            "{}: {BOUNDING_FIX}, and {SECCOMP_FIX}",
+            all.none("has CAP_SYS_ADMIN out of its bounding set or a seccomp filter")
         ),
     )
 }

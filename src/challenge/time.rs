@@ -96,7 +96,8 @@ pub fn time(all: &Candidates) -> Verdict {
             )
         },
         format!(
-            "no time namespace: no process of yours is in a time namespace other than the host's (changing the date with `date -s` would change the host's clock, not a namespace's); start one with `sudo unshare --time --boottime {DAY}` (as an ordinary user, `unshare --user --map-root-user --time --boottime {DAY}`) and leave it running"
+            "no time namespace: {} (changing the date with `date -s` would change the host's clock, not a namespace's); start one with `sudo unshare --time --boottime {DAY}` (as an ordinary user, `unshare --user --map-root-user --time --boottime {DAY}`) and leave it running",
+            all.none("is in a time namespace other than the host's")
         ),
     )
 }
