@@ -7,36 +7,8 @@ use colored::Colorize;
 use crate::challenge::{self, Challenge, Verdict};
 use crate::cli::ChallengeArgs;
 use crate::error::{Error, Result};
+use crate::render::paragraph::{hanging, paragraph};
 use crate::{inspect, progress, sys, ui};
-
-/// A paragraph wrapped to the terminal, indented.
-fn paragraph(text: &str, indent: &str) {
-    hanging(text, indent, indent);
-}
-
-/// A paragraph wrapped to the terminal: the first line starts with
-/// `first`, the others with `rest`. A `code span` that fits on a line is
-/// never broken: a command cut after `learnns challenge 6` reads as a
-/// command of its own.
-fn hanging(text: &str, first: &str, rest: &str) {
-    let width = ui::width();
-    let room = width.saturating_sub(rest.chars().count().max(first.chars().count()));
-    let mut kept = String::with_capacity(text.len());
-    for (i, part) in text.split('`').enumerate() {
-        if i > 0 {
-            kept.push('`');
-        }
-        // Odd parts are inside backticks.
-        if i % 2 == 1 && part.chars().count() + 2 <= room {
-            kept.push_str(&part.replace(' ', "\u{a0}"));
-        } else {
-            kept.push_str(part);
-        }
-    }
-    for line in crate::render::text::wrap(&kept, width, first, rest) {
-        outln!("{}", line.replace('\u{a0}', " "));
-    }
-}
 
 /// `learnns challenge [N] [--check|--hint|--watch|--clean]`.
 pub fn run(args: &ChallengeArgs) -> Result<i32> {

@@ -120,7 +120,13 @@ impl Error {
             Error::ProcPermission { pid } => Problem::new(format!(
                 "cannot read the namespaces of process {pid}: permission denied"
             ))
-            .fix("run as root, or pick a process you own"),
+            .fix(if nix::unistd::geteuid().is_root() {
+                // Even root is refused where /proc hides it (hidepid) or the
+                // process is outside what this root may trace (a sandbox).
+                "pick another process: even root may not read this one here (a /proc mounted with hidepid, or learnns in a sandbox or container of its own)"
+            } else {
+                "run as root (`sudo learnns ...`), or pick a process you own"
+            }),
             Error::Vanished { pid } => Problem::new(format!(
                 "process {pid} exited while learnns was reading its namespaces"
             ))

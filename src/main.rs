@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use colored::Colorize;
+use learnns::render::paragraph::{hanging, paragraph};
 use learnns::render::problem;
 use learnns::{
     cgroup, challenge, cli, container, doctor, error, inspect, lessons, network, ns, out, outln,
@@ -42,7 +43,7 @@ fn print_error(err: &Error) {
     if matches!(err, Error::Interrupted) {
         let undone = cleanup::take_undone();
         if undone.is_empty() {
-            learnns::errln!("  it had changed nothing on the host");
+            learnns::errln!("  learnns had changed nothing on the host");
         } else {
             for what in undone {
                 learnns::errln!("  undone: {what}");
@@ -317,8 +318,11 @@ fn course_map() {
         "{}",
         "learnns: build a Linux container by hand, one namespace at a time".bold()
     );
-    outln!("A container is an ordinary process that the kernel shows a custom view of reality.");
-    outln!("Each lesson adds one namespace to a growing container.\n");
+    paragraph(
+        "A container is an ordinary process that the kernel shows a custom view of reality. Each lesson adds one namespace to a growing container.",
+        "",
+    );
+    outln!();
     let progress = progress::Place::here().and_then(|place| place.load());
     let progress = progress.unwrap_or_else(|e| {
         problem::warn(e.problem());
@@ -342,22 +346,32 @@ fn course_map() {
     let passed: Vec<String> = challenge::CHALLENGES
         .iter()
         .filter(|c| progress.challenges.contains(c.lesson))
-        .map(|c| format!("{} {}", c.number, c.lesson))
+        // A non-breaking space: a number stays with its name.
+        .map(|c| format!("{}\u{a0}{}", c.number, c.lesson))
         .collect();
     if !passed.is_empty() {
-        outln!("     challenges passed: {}", passed.join(", "));
+        hanging(
+            &format!("challenges passed: {}", passed.join(", ")),
+            "     ",
+            "       ",
+        );
     }
     for (topic, label) in progress::OTHER_QUIZZES {
         if let Some(s) = progress.quiz.get(topic) {
             outln!("     {label}: best {}/{}", s.best_right, s.best_asked);
         }
     }
-    outln!("\n{}", "Next".bold());
-    outln!("  {}", progress::next_step(&progress));
-    outln!("\n  learnns challenge   build each stage by hand, graded from the kernel");
-    outln!("  learnns quiz        questions on the whole course");
-    outln!("  learnns progress    what you have done, and where it is kept");
-    outln!("  learnns doctor      can this machine run every lesson?");
-    outln!("  learnns --help      every command");
+    // The whole map fits a 80x24 terminal with the prompt under it.
+    outln!();
+    hanging(
+        &format!("{} {}", "Next:".bold(), progress::next_step(&progress)),
+        "",
+        "      ",
+    );
+    hanging(
+        "Also: `learnns challenge` (build each stage by hand, graded from the kernel), `learnns quiz`, `learnns progress`, `learnns doctor` (can this machine run every lesson?), `learnns --help`.",
+        "",
+        "      ",
+    );
 }
 // ANCHOR_END: course_map

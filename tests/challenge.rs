@@ -396,7 +396,7 @@ fn hints_come_one_at_a_time_and_then_say_so() {
     let progress = stdout(&progress);
     let line = progress
         .lines()
-        .find(|l| l.trim_start().starts_with("· pid"))
+        .find(|l| l.trim_start().starts_with("·  3  pid") && l.contains("hint"))
         .unwrap_or("");
     assert!(line.ends_with("4 hints"), "{progress}");
     let _ = std::fs::remove_dir_all(&nobody_state);

@@ -43,6 +43,40 @@ fn course_map_names_the_next_command() {
     assert!(text.contains(" 3  pid       Becoming PID 1"), "{text}");
 }
 
+/// With everything done (the longest map), the map and the prompt under it
+/// fit a 80x24 terminal, so its title is still on screen.
+#[test]
+fn course_map_fits_80_by_24() {
+    let state = common::state_dir().join("full-map");
+    std::fs::create_dir_all(state.join("learnns")).unwrap();
+    let names: Vec<String> = learnns::lessons::LESSONS
+        .iter()
+        .map(|l| format!("{:?}", l.name))
+        .collect();
+    let mut file = format!(
+        "completed = [{0}]\nchallenges = [{0}, \"capstone\"]\n",
+        names.join(", ")
+    );
+    for topic in ["uts", "ipc", "pid", "course", "live"] {
+        file += &format!(
+            "[quiz.{topic}]\nlast_right = 9\nlast_asked = 10\nbest_right = 10\nbest_asked = 10\n"
+        );
+    }
+    std::fs::write(state.join("learnns/progress.toml"), file).unwrap();
+    let out = learnns(&[])
+        .env("COLUMNS", "80")
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("10 capstone"), "{text}");
+    assert!(text.lines().count() <= 23, "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn unknown_lesson_is_a_usage_error_that_lists_the_lessons() {
     for bad in ["42", "docker", "-1", ""] {

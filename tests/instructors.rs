@@ -366,7 +366,7 @@ fn progress_shows_challenges_passed_and_hints_taken() {
     );
     assert!(
         text.lines()
-            .any(|l| l.contains("· pid") && l.contains("1 hint")),
+            .any(|l| l.contains("·  3  pid") && l.contains("1 hint")),
         "{text}"
     );
     let out = output(&dir, &["progress", "--reset", "--yes"]);

@@ -78,9 +78,10 @@ pub fn check(all: &Candidates) -> Verdict {
         };
     }
     let mut reasons = vec![format!(
-        "{} got furthest: {right} of the {} kinds are right.",
+        "{} got furthest: {right} of the {} kinds {} right.",
         c.label(),
-        REQUIRED.len()
+        REQUIRED.len(),
+        if right == 1 { "is" } else { "are" }
     )];
     reasons.extend(lines);
     Verdict::Missing {

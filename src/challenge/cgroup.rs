@@ -214,10 +214,13 @@ pub fn clean() -> Result<i32> {
     let procs = std::fs::read_to_string(lab.join("cgroup.procs")).unwrap_or_default();
     let pids: Vec<&str> = procs.split_whitespace().collect();
     if !pids.is_empty() {
-        outln!(
-            "Left alone: {} still holds process(es) {}; learnns never kills them. Stop them yourself (`kill PID`), then run this again.",
-            lab.display(),
-            pids.join(" ")
+        crate::render::paragraph::paragraph(
+            &format!(
+                "Left alone: {} still holds process(es) {}; learnns never kills them. Stop them yourself (`kill PID`), then run this again.",
+                lab.display(),
+                pids.join(" ")
+            ),
+            "",
         );
         return Ok(1);
     }
@@ -225,7 +228,11 @@ pub fn clean() -> Result<i32> {
     match std::fs::remove_dir(&lab) {
         Ok(()) => Ok(0),
         Err(e) => {
-            outln!("  failed: {e} (a cgroup made inside it must be removed first)");
+            crate::render::paragraph::hanging(
+                &format!("failed: {e} (a cgroup made inside it must be removed first)"),
+                "  ",
+                "    ",
+            );
             Ok(1)
         }
     }

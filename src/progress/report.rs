@@ -82,18 +82,17 @@ pub fn show() -> Result<i32> {
     }
     if !progress.challenges.is_empty() || !progress.hints.is_empty() {
         outln!("\n{}", "Challenges".bold());
-        let mut names: Vec<&String> = progress.challenges.iter().collect();
-        names.extend(
-            progress
-                .hints
-                .keys()
-                .filter(|k| !progress.challenges.contains(*k)),
-        );
-        for name in names {
-            let hints = progress.hints.get(name).copied().unwrap_or(0);
+        // In course order, as the list and the map show them.
+        let touched = crate::challenge::CHALLENGES.iter().filter(|c| {
+            progress.challenges.contains(c.lesson) || progress.hints.contains_key(c.lesson)
+        });
+        for c in touched {
+            let hints = progress.hints.get(c.lesson).copied().unwrap_or(0);
             outln!(
-                "  {} {name:<9} {}",
-                mark(progress.challenges.contains(name)),
+                "  {} {:>2}  {:<9} {}",
+                mark(progress.challenges.contains(c.lesson)),
+                c.number,
+                c.lesson,
                 if hints == 0 {
                     "no hints".to_string()
                 } else {

@@ -3,6 +3,7 @@
 //! (graders, dashboards, other front ends).
 
 pub mod layout;
+pub mod paragraph;
 mod plain;
 pub mod problem;
 mod tables;

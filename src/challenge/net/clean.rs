@@ -5,6 +5,14 @@ use std::time::{Duration, Instant};
 
 use super::{HOST_END, INSIDE_END, NETNS, Netns, RUN_NETNS, find, ip_output, links, netns_state};
 use crate::error::{Error, Result};
+use crate::render::paragraph::paragraph;
+
+/// Is `dir` a mount point of its own (as `mountpoint -q` decides)?
+fn is_mount_point(dir: &std::path::Path) -> bool {
+    procfs::process::Process::myself()
+        .and_then(|p| p.mountinfo())
+        .is_ok_and(|info| info.into_iter().any(|m| m.mount_point == dir))
+}
 
 /// Print and run one `ip` command; say so when it fails.
 fn run_shown(args: &[&str]) -> bool {
@@ -30,9 +38,17 @@ pub fn clean() -> Result<i32> {
     let mut ok = true;
     match netns_state() {
         Netns::Own | Netns::Host => ok &= run_shown(&["netns", "del", NETNS]),
-        Netns::Missing => outln!("No network namespace `{NETNS}`: nothing to delete there."),
-        Netns::NotNet(what) => outln!(
-            "Left alone: {RUN_NETNS} is not a network namespace ({what}); the task did not make it."
+        Netns::Missing => {
+            paragraph(
+                &format!("No network namespace `{NETNS}`: nothing to delete there."),
+                "",
+            );
+        }
+        Netns::NotNet(what) => paragraph(
+            &format!(
+                "Left alone: {RUN_NETNS} is not a network namespace ({what}); the task did not make it."
+            ),
+            "",
         ),
     }
     // The namespace is destroyed a moment after its last user leaves, and
@@ -44,23 +60,38 @@ pub fn clean() -> Result<i32> {
         left = links(None).unwrap_or_default();
     }
     match find(&left, HOST_END) {
-        None => outln!("No link `{HOST_END}` on the host (any more)."),
+        None => paragraph(&format!("No link `{HOST_END}` on the host (any more)."), ""),
         Some(h) if h.kind.as_deref() == Some("veth") => {
             ok &= run_shown(&["link", "del", HOST_END]);
         }
-        Some(h) => outln!(
-            "Left alone: `{HOST_END}` is a {} link, not the task's veth.",
-            h.kind.as_deref().unwrap_or("plain")
+        Some(h) => paragraph(
+            &format!(
+                "Left alone: `{HOST_END}` is a {} link, not the task's veth.",
+                h.kind.as_deref().unwrap_or("plain")
+            ),
+            "",
         ),
     }
     if let Some(c) = find(&left, INSIDE_END).filter(|_| find(&left, HOST_END).is_none()) {
-        outln!(
-            "Left alone: a `{INSIDE_END}` ({}) on the host that is not `{HOST_END}`'s peer.",
-            c.kind.as_deref().unwrap_or("plain")
+        paragraph(
+            &format!(
+                "Left alone: a `{INSIDE_END}` ({}) on the host that is not `{HOST_END}`'s peer.",
+                c.kind.as_deref().unwrap_or("plain")
+            ),
+            "",
         );
     }
-    outln!(
-        "/run/netns stays a mount point (`ip netns add` made it one); it may hold other namespaces, so learnns does not unmount it."
-    );
+    // `ip netns add` bind-mounts /run/netns onto itself the first time;
+    // other namespaces may be kept in it since, so it stays.
+    if is_mount_point(
+        std::path::Path::new(RUN_NETNS)
+            .parent()
+            .unwrap_or(std::path::Path::new("/")),
+    ) {
+        paragraph(
+            "/run/netns stays a mount point (`ip netns add` makes it one); it may hold other namespaces, so learnns does not unmount it.",
+            "",
+        );
+    }
     Ok(if ok { 0 } else { 1 })
 }
