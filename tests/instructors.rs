@@ -361,7 +361,7 @@ fn progress_shows_challenges_passed_and_hints_taken() {
     assert!(text.contains("Challenges"), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.contains("✓ uts") && l.contains("2 hints")),
+            .any(|l| l.contains("✓  1  uts") && l.contains("2 hints")),
         "{text}"
     );
     assert!(
