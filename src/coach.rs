@@ -26,6 +26,12 @@ pub fn run(args: &ChallengeArgs) -> Result<i32> {
             ),
         ));
     }
+    if args.pid.is_some() && chosen.lesson == "net" {
+        return Err(Error::usage(
+            "challenge 5 grades the network namespace named `lab` and the link `lab-h`, not a process, so --pid has nothing to name",
+            "leave out --pid: learnns challenge 5 --check",
+        ));
+    }
     if args.check {
         return Ok(if check_challenge(chosen, args.pid, true)? {
             0

@@ -454,6 +454,7 @@ fn bad_input_is_refused_with_the_fix() {
         vec!["challenge", "--check"],
         vec!["challenge", "1", "--hint", "--clean"],
         vec!["challenge", "1", "--pid", "0", "--check"],
+        vec!["challenge", "5", "--check", "--pid", "1"],
     ] {
         let out = learnns(&argv).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{argv:?}");
