@@ -147,12 +147,6 @@ fn check_challenge(c: &Challenge, only: Option<i32>, whose: bool) -> Result<bool
     if whose && c.lesson != "net" {
         paragraph(&graded, "");
     }
-    // The capstone shows the namespace table the lessons print.
-    if c.number == challenge::CAPSTONE {
-        for line in challenge::capstone::table(&verdict, ui::width()) {
-            outln!("{line}");
-        }
-    }
     report(c, &verdict);
     if !verdict.passed() {
         sudo_note(c, only);
@@ -199,7 +193,14 @@ fn grade(c: &Challenge, only: Option<i32>) -> Result<(Verdict, String)> {
     Ok(((c.check)(&candidates), whose))
 }
 
+/// The verdict, and for the capstone the table of kinds above it.
 fn report(c: &Challenge, verdict: &Verdict) {
+    // The capstone shows the namespace table the lessons print.
+    if c.number == challenge::CAPSTONE {
+        for line in challenge::capstone::table(verdict, ui::width()) {
+            outln!("{line}");
+        }
+    }
     match verdict {
         Verdict::Pass { what, .. } => {
             outln!("{} challenge {} done", "✓".green().bold(), c.number);

@@ -53,6 +53,16 @@ pub fn check(all: &Candidates) -> Verdict {
         }
     }
     let Some((right, c, marks)) = best else {
+        if let Some(gone) = all
+            .list
+            .iter()
+            .find(|c| all.named == Some(c.pid) && !c.still_there())
+        {
+            return Verdict::Missing {
+                closest: None,
+                reasons: vec![grade::gone(gone)],
+            };
+        }
         return Verdict::Missing {
             closest: None,
             reasons: vec![
