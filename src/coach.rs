@@ -52,11 +52,14 @@ pub fn run(args: &ChallengeArgs) -> Result<i32> {
         return challenge::cgroup::clean();
     }
     if args.clean {
+        let what = if chosen.number == challenge::CAPSTONE {
+            "The capstone leaves the names to you (the solution's are the veth `cap-h` and the cgroup `cap`), so learnns removes nothing it cannot be sure you made. The veth pair goes with the network namespace when its last process exits; then remove the cgroup with `rmdir`."
+        } else {
+            "This challenge told you to create no named object (no link, no cgroup, no file), so there is nothing for learnns to remove."
+        };
+        paragraph(what, "");
         paragraph(
-            &format!(
-                "Challenge {} told you to create no named object (no link, no cgroup, no file), so there is nothing for learnns to remove. The processes you started are yours: stop them yourself (exit the shell, or `kill PID`); learnns never kills them.",
-                chosen.number
-            ),
+            "The processes you started are yours: stop them yourself (exit the shell, or `kill PID`; PID 1 of a PID namespace takes from outside only the signals it handles, so it needs `kill -KILL PID`). learnns never kills them.",
             "",
         );
         return Ok(0);

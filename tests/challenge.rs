@@ -478,6 +478,13 @@ fn clean_removes_nothing_and_kills_nothing() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(text.contains("nothing for learnns to remove"), "{text}");
+    assert!(text.contains("`kill -KILL PID`"), "{text}");
+    assert!(alive(pid));
+    // The capstone's objects are named by the learner: said, not removed.
+    let out = learnns(&["challenge", "10", "--clean"]).output().unwrap();
+    assert!(out.status.success());
+    let text = said(&out);
+    assert!(text.contains("leaves the names to you"), "{text}");
     assert!(alive(pid));
 }
 
