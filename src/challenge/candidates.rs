@@ -161,9 +161,17 @@ fn owned(pid: i32, graded: Graded) -> Result<()> {
 /// leaves `SUDO_UID` in the environment, which `unshare` and what it runs
 /// inherit; where the environment was cleared (`sudo su -`), a parent
 /// process of the user's still shows whose it is. Only root can start a
-/// root process, so neither can be planted by another ordinary user.
+/// process that is root by every uid, so neither can be planted by another
+/// ordinary user.
 fn by_sudo(process: &Process, graded: Graded) -> bool {
-    if !graded.as_root || graded.uid == 0 || !process.uid().is_ok_and(|uid| uid == 0) {
+    if !graded.as_root || graded.uid == 0 {
+        return false;
+    }
+    // Root's by every uid: a set-user-ID program another user runs is
+    // root's only in its effective uid, and its environment is theirs to
+    // choose (SUDO_UID included).
+    let root = |s: &procfs::process::Status| [s.ruid, s.euid, s.suid].iter().all(|u| *u == 0);
+    if !process.status().is_ok_and(|s| root(&s)) {
         return false;
     }
     let mark = format!("SUDO_UID={}", graded.uid);
@@ -322,6 +330,47 @@ impl Candidate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A root process carrying SUDO_UID is the user's; a set-user-ID
+    /// program another user started with the same SUDO_UID is not.
+    #[test]
+    fn only_what_root_started_with_sudo_counts_as_the_users() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let graded = Graded {
+            uid: 65534,
+            as_root: true,
+        };
+        let dir = std::env::temp_dir().join(format!("lnstest-setuid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let setuid = dir.join("sleep");
+        std::fs::copy("/bin/sleep", &setuid).unwrap();
+        std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let start = |program: &std::path::Path, uid: Option<u32>| {
+            let mut command = std::process::Command::new(program);
+            command.arg("30").env("SUDO_UID", "65534");
+            if let Some(uid) = uid {
+                command.uid(uid).gid(uid);
+            }
+            command.spawn().unwrap()
+        };
+        let mut by_sudo_child = start(std::path::Path::new("/bin/sleep"), None);
+        let mut planted = start(&setuid, Some(61234));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let seen = |pid: u32| by_sudo(&Process::new(pid as i32).unwrap(), graded);
+        let (sudo_seen, planted_seen) = (seen(by_sudo_child.id()), seen(planted.id()));
+        for child in [&mut by_sudo_child, &mut planted] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(sudo_seen, "a root process with SUDO_UID=65534");
+        assert!(!planted_seen, "uid 61234's set-user-ID process");
+    }
 
     #[test]
     fn uid_maps_are_read_line_by_line() {
