@@ -427,6 +427,35 @@ fn tasks_and_verdicts_fit_80_columns_without_cutting_a_command() {
     fits(&["challenge", "3", "--check"]);
 }
 
+/// A learner with several terminals: hints taken at the same moment, each
+/// saved by its own learnns, are all kept.
+#[test]
+fn progress_written_at_once_loses_nothing() {
+    let state = common::state_dir().join("at-once");
+    let _ = std::fs::remove_dir_all(&state);
+    let children: Vec<_> = (0..4)
+        .flat_map(|_| 1..=10)
+        .map(|n| {
+            learnns(&["challenge", &n.to_string(), "--hint"])
+                .env("XDG_STATE_HOME", &state)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let out = learnns(&["progress"])
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let counted = text.lines().filter(|l| l.ends_with("4 hints")).count();
+    assert_eq!(counted, 10, "{text}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
 #[test]
 fn bad_input_is_refused_with_the_fix() {
     let out = learnns(&["challenge", "42"]).output().unwrap();

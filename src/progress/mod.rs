@@ -292,16 +292,46 @@ impl Place {
     }
     // ANCHOR_END: as_owner
 
-    /// Load, change, save; a problem is reported on stderr and otherwise
+    /// Load, change, save, holding the lock: two learnns of one learner
+    /// (a lesson ending while `challenge --watch` passes in another
+    /// terminal) would otherwise each save what they loaded, and one mark
+    /// would be lost.
+    pub fn change<T>(&self, change: impl FnOnce(&mut Progress) -> T) -> Result<T> {
+        let _held = self.lock()?;
+        let mut progress = self.load()?;
+        let result = change(&mut progress);
+        self.save(&progress)?;
+        Ok(result)
+    }
+
+    /// [`Place::change`]; a problem is reported on stderr and otherwise
     /// ignored: losing a progress mark must never fail a lesson.
     pub fn update(&self, change: impl FnOnce(&mut Progress)) {
-        let result = self.load().and_then(|mut progress| {
-            change(&mut progress);
-            self.save(&progress)
-        });
-        if let Err(e) = result {
+        if let Err(e) = self.change(change) {
             crate::render::problem::warn(format!("progress not saved: {e}"));
         }
+    }
+
+    /// An exclusive lock on `.lock` beside the progress file, released when
+    /// the returned file is dropped. The file is made as its owner, never
+    /// through a link.
+    fn lock(&self) -> Result<nix::fcntl::Flock<fs::File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.dir.join(".lock");
+        let file = self.as_owner(|| {
+            fs::create_dir_all(&self.dir)
+                .map_err(|e| Error::io(format!("mkdir -p {}", self.dir.display()), e))?;
+            fs::File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| Error::io(format!("open {}", path.display()), e))
+        })?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))
     }
 }
 
@@ -377,13 +407,11 @@ pub fn challenge_passed(name: &str) {
 
 /// Count one more hint of a challenge shown; the hints seen so far.
 pub fn hint_shown(name: &str) -> Result<u32> {
-    let place = Place::here()?;
-    let mut progress = place.load()?;
-    let seen = progress.hints.entry(name.to_string()).or_default();
-    *seen = seen.saturating_add(1);
-    let seen = *seen;
-    place.save(&progress)?;
-    Ok(seen)
+    Place::here()?.change(|progress| {
+        let seen = progress.hints.entry(name.to_string()).or_default();
+        *seen = seen.saturating_add(1);
+        *seen
+    })
 }
 
 /// Record a finished quiz.
