@@ -126,6 +126,39 @@ impl Terminal {
     }
 }
 
+/// How many lines go with the first one: itself and the lines after it
+/// that are indented deeper (its continuation, or a note under a row).
+fn kept_with(lines: &[String]) -> usize {
+    let Some(first) = lines.first().filter(|l| !l.is_empty()) else {
+        return 1;
+    };
+    let depth = indent(first);
+    1 + lines[1..]
+        .iter()
+        .take_while(|l| !l.is_empty() && indent(l) > depth)
+        .count()
+}
+
+/// The leading spaces of a line, colour codes not counted.
+fn indent(line: &str) -> usize {
+    let mut spaces = 0;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            ' ' => spaces += 1,
+            _ => break,
+        }
+    }
+    spaces
+}
+
 /// The long form of a prompt if it fits the terminal, else the short one.
 fn fit(long: &str, short: &str) -> String {
     if long.chars().count() < ui::width() {
@@ -172,7 +205,20 @@ impl Render for Terminal {
         {
             self.more();
         }
-        for line in &lines {
+        for (i, line) in lines.iter().enumerate() {
+            // Too long for one screen: break it, but not between a line
+            // and the lines indented under it (a table row and its note, a
+            // command and its continuation).
+            let group = kept_with(&lines[i..]);
+            if let Some(room) = self.room()
+                && !self.quit
+                && self.used > 0
+                && group > 1
+                && self.used + group > room
+                && group + 2 <= room
+            {
+                self.more();
+            }
             self.put(line);
         }
     }
@@ -231,5 +277,26 @@ impl Render for Terminal {
 
     fn waits(&self) -> bool {
         self.waits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_keeps_its_indented_notes() {
+        let lines: Vec<String> = [
+            "  uts     uts:[1]  uts:[2]",
+            "          \u{1b}[33m≠ new: hostname\u{1b}[0m",
+            "            can be changed",
+            "  cgroup  cgroup:[3]  cgroup:[3]",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(kept_with(&lines), 3);
+        assert_eq!(kept_with(&lines[3..]), 1);
+        assert_eq!(indent("\u{1b}[1m    x"), 4);
+        assert_eq!(kept_with(&[String::new()]), 1);
     }
 }
