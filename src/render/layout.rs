@@ -153,13 +153,24 @@ pub fn event(event: &Event, width: usize) -> Vec<String> {
         Event::Done {
             ok: _,
             stopped: true,
+            number,
             ..
-        } => wrap(
-            "Stopped. The container is gone and the host is as it was.",
-            width,
-            "",
-            "  ",
-        ),
+        } => {
+            let mut out = vec![String::new()];
+            out.extend(wrap(
+                "Stopped. The container is gone and the host is as it was.",
+                width,
+                "",
+                "  ",
+            ));
+            out.extend(wrap(
+                &format!("not marked done; to start it again: learnns lesson {number}"),
+                width,
+                "  ",
+                "    ",
+            ));
+            out
+        }
         Event::Done {
             ok, number, next, ..
         } => {
