@@ -351,7 +351,12 @@ fn course_map() {
         .collect();
     if !passed.is_empty() {
         hanging(
-            &format!("challenges passed: {}", passed.join(", ")),
+            &format!(
+                "challenges passed ({} of {}): {}",
+                passed.len(),
+                challenge::CHALLENGES.len(),
+                passed.join(", ")
+            ),
             "     ",
             "       ",
         );
