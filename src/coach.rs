@@ -53,11 +53,23 @@ pub fn run(args: &ChallengeArgs) -> Result<i32> {
     }
     if args.clean {
         let what = if chosen.number == challenge::CAPSTONE {
-            "The capstone leaves the names to you (the solution's are the veth `cap-h` and the cgroup `cap`), so learnns removes nothing it cannot be sure you made. The veth pair goes with the network namespace when its last process exits; then remove the cgroup with `rmdir`."
+            // Where the cgroup is depends on the machine: name the
+            // solution's, so that `rmdir` has a directory to go with it.
+            let dir = challenge::cgroup::PidsTree::detect()
+                .map(|tree| {
+                    format!(
+                        " (the solution's: `rmdir {}`)",
+                        tree.dir.join("cap").display()
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "The capstone leaves the names to you (the solution's are the veth `cap-h` and the cgroup `cap`), so learnns removes nothing it cannot be sure you made. The veth pair goes with the network namespace when its last process exits; then remove the cgroup with `rmdir`{dir}, once no process is left in it."
+            )
         } else {
-            "This challenge told you to create no named object (no link, no cgroup, no file), so there is nothing for learnns to remove."
+            "This challenge told you to create no named object (no link, no cgroup, no file), so there is nothing for learnns to remove.".to_string()
         };
-        paragraph(what, "");
+        paragraph(&what, "");
         paragraph(
             "The processes you started are yours: stop them yourself (exit the shell, or `kill PID`; PID 1 of a PID namespace takes from outside only the signals it handles, so it needs `kill -KILL PID`). learnns never kills them.",
             "",
