@@ -99,6 +99,9 @@ fn list_challenges() {
     }
     outln!("\n  learnns challenge N          the task");
     outln!("  learnns challenge N --check  grade what is running");
+    outln!("  learnns challenge N --watch  grade it again every second until it passes");
+    outln!("  learnns challenge N --hint   one hint more each time");
+    outln!("  learnns challenge N --clean  remove what the task told you to make");
 }
 
 fn show_challenge(c: &Challenge) {
