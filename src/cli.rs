@@ -82,6 +82,7 @@ pub enum Command {
     /// Build a lesson's state by hand, then let learnns grade it from the
     /// kernel: without N, the list; with N, the task.
     #[command(
+        override_usage = "learnns challenge [N]\n       learnns challenge N --check | --watch [--pid PID]\n       learnns challenge N --hint | --clean",
         after_help = "Examples:\n  learnns challenge                 every challenge, ✓ for those passed\n  learnns challenge 3               the task of lesson 3's challenge\n  learnns challenge pid --hint      one more hint each time\n  learnns challenge 3 --check       exit 0 when it is done, 1 with what is missing\n  learnns challenge 3 --watch       check about once a second until it is done\n  learnns challenge 6 --check --pid 4321   grade that process only"
     )]
     Challenge(ChallengeArgs),
