@@ -87,8 +87,9 @@ impl Candidates {
         let host = Identities::of(1).or_else(|_| Identities::of_self())?;
         let list = match only {
             Some(pid) => {
-                owned(pid, graded)?;
-                vec![read(pid)?]
+                let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
+                owned(&process, graded)?;
+                vec![read_pinned(&process)?]
             }
             None => {
                 let skip = ancestors();
@@ -99,7 +100,7 @@ impl Candidates {
                     .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid) || by_sudo(p, graded))
                     // Unreadable, gone in between, or a kernel thread: not a
                     // candidate.
-                    .filter_map(|p| read(p.pid).ok())
+                    .filter_map(|p| read_pinned(&p).ok())
                     .collect()
             }
         };
@@ -136,10 +137,9 @@ impl Candidates {
 /// would enter and whose work would be recorded as theirs (a mistyped PID,
 /// or theirs reused after it exited). Every uid of it counts: a set-user-ID
 /// program another user started is root's only in its effective uid.
-fn owned(pid: i32, graded: Graded) -> Result<()> {
-    let status = Process::new(pid)
-        .and_then(|p| p.status())
-        .map_err(|e| Error::from_proc(pid, e))?;
+fn owned(process: &Process, graded: Graded) -> Result<()> {
+    let pid = process.pid;
+    let status = process.status().map_err(|e| Error::from_proc(pid, e))?;
     let ours = |uid: u32| uid == graded.uid || uid == 0;
     let uids = [status.ruid, status.euid, status.suid, status.fuid];
     match uids.into_iter().find(|uid| !ours(*uid)) {
@@ -209,6 +209,19 @@ fn ancestors() -> BTreeSet<i32> {
 /// namespaces of their own (kdevtmpfs mounts devtmpfs in a mount namespace
 /// it made), which must not pass a check nobody did.
 const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// [`read`] the process whose uids were judged through `process` (which
+/// holds its /proc directory open, so it answers for that process only):
+/// if it exited and another one, anyone's, took its PID meanwhile, what
+/// was read at the PID is that one's, and is not taken.
+fn read_pinned(process: &Process) -> Result<Candidate> {
+    let pid = process.pid;
+    let candidate = read(pid)?;
+    match process.stat() {
+        Ok(stat) if stat.starttime == candidate.started => Ok(candidate),
+        _ => Err(Error::Vanished { pid }),
+    }
+}
 
 /// Read one process; a zombie has no namespaces left to grade, and a
 /// kernel thread is nobody's work.
@@ -370,6 +383,53 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert!(sudo_seen, "a root process with SUDO_UID=65534");
         assert!(!planted_seen, "uid 61234's set-user-ID process");
+    }
+
+    /// A root process started with sudo is judged the user's; it exits, and
+    /// another user's process takes its PID before it is read: what is
+    /// read at that PID is not taken as the one judged.
+    #[test]
+    fn a_pid_taken_over_after_judging_is_not_read() {
+        use std::os::unix::process::CommandExt;
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let graded = Graded {
+            uid: 65534,
+            as_root: true,
+        };
+        let sleep = |uid: Option<u32>| {
+            let mut command = std::process::Command::new("/bin/sleep");
+            command.arg("30").env("SUDO_UID", "65534");
+            if let Some(uid) = uid {
+                command.uid(uid).gid(uid);
+            }
+            command.spawn().unwrap()
+        };
+        for _ in 0..20 {
+            let mut judged = sleep(None);
+            let pid = judged.id() as i32;
+            let process = Process::new(pid).unwrap();
+            assert!(by_sudo(&process, graded));
+            let _ = judged.kill();
+            let _ = judged.wait();
+            // The next PID handed out is the one that was judged's.
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+            let mut theirs = sleep(Some(61234));
+            // Taken over, and readable at that PID.
+            let took = theirs.id() as i32 == pid && read(pid).is_ok();
+            let read = took.then(|| read_pinned(&process));
+            let _ = theirs.kill();
+            let _ = theirs.wait();
+            if let Some(read) = read {
+                assert!(
+                    read.is_err(),
+                    "uid 61234's process was read as the judged one"
+                );
+                return;
+            }
+        }
+        panic!("no PID was taken over in 20 tries");
     }
 
     #[test]
