@@ -159,8 +159,8 @@ fn owned(process: &Process, graded: Graded) -> Result<()> {
 /// Under sudo, a root process the graded user started with sudo: the tasks
 /// begin with `sudo unshare ...`, and what that starts is root's. sudo
 /// leaves `SUDO_UID` in the environment, which `unshare` and what it runs
-/// inherit; where the environment was cleared (`sudo su -`), a parent
-/// process of the user's still shows whose it is. Only root can start a
+/// inherit; where the environment was cleared (`sudo su -`), the first
+/// process above it that is not root's still shows whose it is. Only root can start a
 /// process that is root by every uid, so neither can be planted by another
 /// ordinary user.
 fn by_sudo(process: &Process, graded: Graded) -> bool {
@@ -179,12 +179,15 @@ fn by_sudo(process: &Process, graded: Graded) -> bool {
     if environ.split(|b| *b == 0).any(|var| var == mark.as_bytes()) {
         return true;
     }
+    // Up through root's processes only: the first that is not root's is
+    // whoever typed sudo. Above another user's process (a session the
+    // user opened for them, `su - them`) it is their work, not the user's.
     let mut seen = BTreeSet::new();
     let mut at = process.pid;
     while at > 1 && seen.insert(at) {
         match Process::new(at).and_then(|p| Ok((p.stat()?, p.status()?))) {
-            Ok((_, status)) if status.ruid == graded.uid => return true,
-            Ok((stat, _)) => at = stat.ppid,
+            Ok((stat, status)) if status.ruid == 0 => at = stat.ppid,
+            Ok((_, status)) => return status.ruid == graded.uid,
             Err(_) => return false,
         }
     }
@@ -409,6 +412,8 @@ mod tests {
         for _ in 0..20 {
             let mut judged = sleep(None);
             let pid = judged.id() as i32;
+            // Its environment is in place a moment after spawn returns.
+            std::thread::sleep(std::time::Duration::from_millis(100));
             let process = Process::new(pid).unwrap();
             assert!(by_sudo(&process, graded));
             let _ = judged.kill();
@@ -430,6 +435,82 @@ mod tests {
             }
         }
         panic!("no PID was taken over in 20 tries");
+    }
+
+    /// Root processes below the user's own count as started with sudo; one
+    /// below another user's process does not, even where that one runs in
+    /// a session the user opened (`su - them`).
+    #[test]
+    #[allow(unsafe_code)]
+    fn only_an_unbroken_root_chain_up_to_the_user_counts() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let graded = Graded {
+            uid: 65534,
+            as_root: true,
+        };
+        let sleep = std::ffi::CString::new("/bin/sleep").unwrap();
+        let arg = std::ffi::CString::new("30").unwrap();
+        let argv = [sleep.as_ptr(), arg.as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null()];
+        // SAFETY: after fork, only setresuid, fork, execve, waitpid, _exit.
+        let (top, theirs) = unsafe {
+            // Real uid `ruid`, still root by the others; then `work`.
+            let as_ruid = |ruid: u32, work: &dyn Fn()| match libc::fork() {
+                0 => {
+                    if libc::setresuid(ruid, 0, 0) == 0 {
+                        work();
+                    }
+                    libc::_exit(0)
+                }
+                pid => pid,
+            };
+            let root_sleep = || {
+                as_ruid(0, &|| {
+                    libc::execve(sleep.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                });
+            };
+            let (from, to) = nix::unistd::pipe().unwrap();
+            use std::os::fd::AsRawFd;
+            let w = to.as_raw_fd();
+            let top = as_ruid(65534, &|| {
+                let theirs = as_ruid(61234, &|| {
+                    root_sleep();
+                    while libc::wait(std::ptr::null_mut()) > 0 {}
+                });
+                root_sleep();
+                libc::write(w, (&theirs as *const i32).cast(), 4);
+                while libc::wait(std::ptr::null_mut()) > 0 {}
+            });
+            drop(to);
+            let mut pid = [0u8; 4];
+            nix::unistd::read(&from, &mut pid).unwrap();
+            (top, i32::from_ne_bytes(pid))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let child = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .find(|p| *p != theirs)
+                .unwrap_or(0)
+        };
+        let (mine, below_theirs) = (child(top), child(theirs));
+        let seen = |pid: i32| Process::new(pid).is_ok_and(|p| by_sudo(&p, graded));
+        let (mine_seen, theirs_seen) = (seen(mine), seen(below_theirs));
+        // SAFETY: kill the sleeps; each parent then exits.
+        unsafe {
+            for pid in [mine, below_theirs] {
+                if pid > 0 {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            libc::waitpid(top, std::ptr::null_mut(), 0);
+        }
+        assert!(mine_seen, "a root process below the user's");
+        assert!(!theirs_seen, "a root process below uid 61234's");
     }
 
     #[test]
