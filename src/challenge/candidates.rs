@@ -157,12 +157,16 @@ fn owned(process: &Process, graded: Graded) -> Result<()> {
 }
 
 /// Under sudo, a root process the graded user started with sudo: the tasks
-/// begin with `sudo unshare ...`, and what that starts is root's. sudo
-/// leaves `SUDO_UID` in the environment, which `unshare` and what it runs
-/// inherit; where the environment was cleared (`sudo su -`), the first
-/// process above it that is not root's still shows whose it is. Only root can start a
-/// process that is root by every uid, so neither can be planted by another
-/// ordinary user.
+/// begin with `sudo unshare ...`, and what that starts is root's. Up
+/// through root's processes, the first that is not root's is whoever typed
+/// sudo (`sudo su -` clears the environment, but not that). Where the chain
+/// ends in root's before it (the user's shell exited, and it was reparented
+/// to PID 1), the `SUDO_UID` that sudo leaves in the environment, and
+/// `unshare` and what it runs inherit, says whose it is. Only root can
+/// start a process that is root by every uid, so neither can be planted by
+/// another ordinary user; and root's process below another user's is
+/// theirs, whatever its environment says (they may write it: a shell
+/// inside a container they started with sudo).
 fn by_sudo(process: &Process, graded: Graded) -> bool {
     if !graded.as_root || graded.uid == 0 {
         return false;
@@ -174,24 +178,31 @@ fn by_sudo(process: &Process, graded: Graded) -> bool {
     if !process.status().is_ok_and(|s| root(&s)) {
         return false;
     }
+    if let Some(whose) = first_not_root_above(process.pid) {
+        return whose == graded.uid;
+    }
     let mark = format!("SUDO_UID={}", graded.uid);
     let environ = std::fs::read(format!("/proc/{}/environ", process.pid)).unwrap_or_default();
-    if environ.split(|b| *b == 0).any(|var| var == mark.as_bytes()) {
-        return true;
-    }
-    // Up through root's processes only: the first that is not root's is
-    // whoever typed sudo. Above another user's process (a session the
-    // user opened for them, `su - them`) it is their work, not the user's.
+    environ.split(|b| *b == 0).any(|var| var == mark.as_bytes())
+}
+
+/// The real uid of the first process at or above `pid` that is not root's,
+/// up through root's processes only; `None` where the chain reaches PID 1
+/// (or a process gone meanwhile) first. Above another user's process (a
+/// session the user opened for them, `su - them`) it is their work.
+fn first_not_root_above(pid: i32) -> Option<u32> {
     let mut seen = BTreeSet::new();
-    let mut at = process.pid;
+    let mut at = pid;
     while at > 1 && seen.insert(at) {
-        match Process::new(at).and_then(|p| Ok((p.stat()?, p.status()?))) {
-            Ok((stat, status)) if status.ruid == 0 => at = stat.ppid,
-            Ok((_, status)) => return status.ruid == graded.uid,
-            Err(_) => return false,
+        let (stat, status) = Process::new(at)
+            .and_then(|p| Ok((p.stat()?, p.status()?)))
+            .ok()?;
+        if status.ruid != 0 {
+            return Some(status.ruid);
         }
+        at = stat.ppid;
     }
-    false
+    None
 }
 
 /// learnns and every process above it: the learner's shell is in the
@@ -347,6 +358,13 @@ impl Candidate {
 mod tests {
     use super::*;
 
+    /// Who this test runs for as by_sudo sees it: the user who ran `sudo
+    /// cargo test`, or where only root's processes are above it, a made-up
+    /// one (then the SUDO_UID in the environment decides).
+    fn sudo_user() -> u32 {
+        first_not_root_above(std::process::id() as i32).unwrap_or(65534)
+    }
+
     /// A root process carrying SUDO_UID is the user's; a set-user-ID
     /// program another user started with the same SUDO_UID is not.
     #[test]
@@ -357,7 +375,7 @@ mod tests {
             return;
         }
         let graded = Graded {
-            uid: 65534,
+            uid: sudo_user(),
             as_root: true,
         };
         let dir = std::env::temp_dir().join(format!("lnstest-setuid-{}", std::process::id()));
@@ -368,7 +386,7 @@ mod tests {
         std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
         let start = |program: &std::path::Path, uid: Option<u32>| {
             let mut command = std::process::Command::new(program);
-            command.arg("30").env("SUDO_UID", "65534");
+            command.arg("30").env("SUDO_UID", sudo_user().to_string());
             if let Some(uid) = uid {
                 command.uid(uid).gid(uid);
             }
@@ -384,7 +402,7 @@ mod tests {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(sudo_seen, "a root process with SUDO_UID=65534");
+        assert!(sudo_seen, "a root process with the user's SUDO_UID");
         assert!(!planted_seen, "uid 61234's set-user-ID process");
     }
 
@@ -398,12 +416,12 @@ mod tests {
             return;
         }
         let graded = Graded {
-            uid: 65534,
+            uid: sudo_user(),
             as_root: true,
         };
         let sleep = |uid: Option<u32>| {
             let mut command = std::process::Command::new("/bin/sleep");
-            command.arg("30").env("SUDO_UID", "65534");
+            command.arg("30").env("SUDO_UID", sudo_user().to_string());
             if let Some(uid) = uid {
                 command.uid(uid).gid(uid);
             }
@@ -439,7 +457,8 @@ mod tests {
 
     /// Root processes below the user's own count as started with sudo; one
     /// below another user's process does not, even where that one runs in
-    /// a session the user opened (`su - them`).
+    /// a session the user opened (`su - them`), nor with the user's
+    /// SUDO_UID in its environment.
     #[test]
     #[allow(unsafe_code)]
     fn only_an_unbroken_root_chain_up_to_the_user_counts() {
@@ -453,7 +472,9 @@ mod tests {
         let sleep = std::ffi::CString::new("/bin/sleep").unwrap();
         let arg = std::ffi::CString::new("30").unwrap();
         let argv = [sleep.as_ptr(), arg.as_ptr(), std::ptr::null()];
-        let envp = [std::ptr::null()];
+        // Both carry the user's SUDO_UID, as whoever started them chose.
+        let mark = std::ffi::CString::new("SUDO_UID=65534").unwrap();
+        let envp = [mark.as_ptr(), std::ptr::null()];
         // SAFETY: after fork, only setresuid, fork, execve, waitpid, _exit.
         let (top, theirs) = unsafe {
             // Real uid `ruid`, still root by the others; then `work`.
