@@ -212,3 +212,55 @@ fn a_process_that_is_gone_gets_a_clear_message() {
         "{said}"
     );
 }
+
+/// Run `learnns challenge 1 --hint` with its progress in `state`; its
+/// output, or `None` when it still runs after 10 seconds (then it is
+/// killed by PID).
+fn hint_within_seconds(state: &State) -> Option<Output> {
+    let mut child = learnns(&["challenge", "1", "--hint"])
+        .env("XDG_STATE_HOME", &state.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Whatever is at `.lock` beside the progress file (a FIFO, which an open
+/// for writing waits on until someone reads it; a directory; a lock some
+/// other process holds and never lets go), learnns finishes, saying why
+/// the progress was not saved.
+#[test]
+fn a_lock_that_cannot_be_taken_never_hangs_learnns() {
+    let state = State::new("lock");
+    let dir = state.0.join("learnns");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join(".lock");
+
+    nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let out = hint_within_seconds(&state).expect("learnns hung on a FIFO at .lock");
+    assert!(all_of(&out).contains(".lock"), "{}", all_of(&out));
+    std::fs::remove_file(&lock).unwrap();
+
+    std::fs::create_dir(&lock).unwrap();
+    let out = hint_within_seconds(&state).expect("learnns hung on a directory at .lock");
+    assert!(all_of(&out).contains(".lock"), "{}", all_of(&out));
+    std::fs::remove_dir(&lock).unwrap();
+
+    let file = std::fs::File::create(&lock).unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let out = hint_within_seconds(&state).expect("learnns waited forever for the lock");
+    assert!(all_of(&out).contains(".lock"), "{}", all_of(&out));
+    drop(held);
+    let out = hint_within_seconds(&state).expect("learnns hung with the lock free");
+    assert!(out.status.success(), "{}", all_of(&out));
+}

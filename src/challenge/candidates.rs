@@ -87,8 +87,9 @@ impl Candidates {
         let host = Identities::of(1).or_else(|_| Identities::of_self())?;
         let list = match only {
             Some(pid) => {
-                owned(pid, graded)?;
-                vec![read(pid)?]
+                let process = Process::new(pid).map_err(|e| Error::from_proc(pid, e))?;
+                owned(&process, graded)?;
+                vec![read_pinned(&process)?]
             }
             None => {
                 let skip = ancestors();
@@ -99,7 +100,7 @@ impl Candidates {
                     .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid) || by_sudo(p, graded))
                     // Unreadable, gone in between, or a kernel thread: not a
                     // candidate.
-                    .filter_map(|p| read(p.pid).ok())
+                    .filter_map(|p| read_pinned(&p).ok())
                     .collect()
             }
         };
@@ -136,10 +137,9 @@ impl Candidates {
 /// would enter and whose work would be recorded as theirs (a mistyped PID,
 /// or theirs reused after it exited). Every uid of it counts: a set-user-ID
 /// program another user started is root's only in its effective uid.
-fn owned(pid: i32, graded: Graded) -> Result<()> {
-    let status = Process::new(pid)
-        .and_then(|p| p.status())
-        .map_err(|e| Error::from_proc(pid, e))?;
+fn owned(process: &Process, graded: Graded) -> Result<()> {
+    let pid = process.pid;
+    let status = process.status().map_err(|e| Error::from_proc(pid, e))?;
     let ours = |uid: u32| uid == graded.uid || uid == 0;
     let uids = [status.ruid, status.euid, status.suid, status.fuid];
     match uids.into_iter().find(|uid| !ours(*uid)) {
@@ -157,12 +157,16 @@ fn owned(pid: i32, graded: Graded) -> Result<()> {
 }
 
 /// Under sudo, a root process the graded user started with sudo: the tasks
-/// begin with `sudo unshare ...`, and what that starts is root's. sudo
-/// leaves `SUDO_UID` in the environment, which `unshare` and what it runs
-/// inherit; where the environment was cleared (`sudo su -`), a parent
-/// process of the user's still shows whose it is. Only root can start a
-/// process that is root by every uid, so neither can be planted by another
-/// ordinary user.
+/// begin with `sudo unshare ...`, and what that starts is root's. Up
+/// through root's processes, the first that is not root's is whoever typed
+/// sudo (`sudo su -` clears the environment, but not that). Where the chain
+/// ends in root's before it (the user's shell exited, and it was reparented
+/// to PID 1), the `SUDO_UID` that sudo leaves in the environment, and
+/// `unshare` and what it runs inherit, says whose it is. Only root can
+/// start a process that is root by every uid, so neither can be planted by
+/// another ordinary user; and root's process below another user's is
+/// theirs, whatever its environment says (they may write it: a shell
+/// inside a container they started with sudo).
 fn by_sudo(process: &Process, graded: Graded) -> bool {
     if !graded.as_root || graded.uid == 0 {
         return false;
@@ -174,21 +178,31 @@ fn by_sudo(process: &Process, graded: Graded) -> bool {
     if !process.status().is_ok_and(|s| root(&s)) {
         return false;
     }
+    if let Some(whose) = first_not_root_above(process.pid) {
+        return whose == graded.uid;
+    }
     let mark = format!("SUDO_UID={}", graded.uid);
     let environ = std::fs::read(format!("/proc/{}/environ", process.pid)).unwrap_or_default();
-    if environ.split(|b| *b == 0).any(|var| var == mark.as_bytes()) {
-        return true;
-    }
+    environ.split(|b| *b == 0).any(|var| var == mark.as_bytes())
+}
+
+/// The real uid of the first process at or above `pid` that is not root's,
+/// up through root's processes only; `None` where the chain reaches PID 1
+/// (or a process gone meanwhile) first. Above another user's process (a
+/// session the user opened for them, `su - them`) it is their work.
+fn first_not_root_above(pid: i32) -> Option<u32> {
     let mut seen = BTreeSet::new();
-    let mut at = process.pid;
+    let mut at = pid;
     while at > 1 && seen.insert(at) {
-        match Process::new(at).and_then(|p| Ok((p.stat()?, p.status()?))) {
-            Ok((_, status)) if status.ruid == graded.uid => return true,
-            Ok((stat, _)) => at = stat.ppid,
-            Err(_) => return false,
+        let (stat, status) = Process::new(at)
+            .and_then(|p| Ok((p.stat()?, p.status()?)))
+            .ok()?;
+        if status.ruid != 0 {
+            return Some(status.ruid);
         }
+        at = stat.ppid;
     }
-    false
+    None
 }
 
 /// learnns and every process above it: the learner's shell is in the
@@ -209,6 +223,19 @@ fn ancestors() -> BTreeSet<i32> {
 /// namespaces of their own (kdevtmpfs mounts devtmpfs in a mount namespace
 /// it made), which must not pass a check nobody did.
 const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// [`read`] the process whose uids were judged through `process` (which
+/// holds its /proc directory open, so it answers for that process only):
+/// if it exited and another one, anyone's, took its PID meanwhile, what
+/// was read at the PID is that one's, and is not taken.
+fn read_pinned(process: &Process) -> Result<Candidate> {
+    let pid = process.pid;
+    let candidate = read(pid)?;
+    match process.stat() {
+        Ok(stat) if stat.starttime == candidate.started => Ok(candidate),
+        _ => Err(Error::Vanished { pid }),
+    }
+}
 
 /// Read one process; a zombie has no namespaces left to grade, and a
 /// kernel thread is nobody's work.
@@ -331,6 +358,13 @@ impl Candidate {
 mod tests {
     use super::*;
 
+    /// Who this test runs for as by_sudo sees it: the user who ran `sudo
+    /// cargo test`, or where only root's processes are above it, a made-up
+    /// one (then the SUDO_UID in the environment decides).
+    fn sudo_user() -> u32 {
+        first_not_root_above(std::process::id() as i32).unwrap_or(65534)
+    }
+
     /// A root process carrying SUDO_UID is the user's; a set-user-ID
     /// program another user started with the same SUDO_UID is not.
     #[test]
@@ -341,7 +375,7 @@ mod tests {
             return;
         }
         let graded = Graded {
-            uid: 65534,
+            uid: sudo_user(),
             as_root: true,
         };
         let dir = std::env::temp_dir().join(format!("lnstest-setuid-{}", std::process::id()));
@@ -352,7 +386,7 @@ mod tests {
         std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
         let start = |program: &std::path::Path, uid: Option<u32>| {
             let mut command = std::process::Command::new(program);
-            command.arg("30").env("SUDO_UID", "65534");
+            command.arg("30").env("SUDO_UID", sudo_user().to_string());
             if let Some(uid) = uid {
                 command.uid(uid).gid(uid);
             }
@@ -368,8 +402,136 @@ mod tests {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(sudo_seen, "a root process with SUDO_UID=65534");
+        assert!(sudo_seen, "a root process with the user's SUDO_UID");
         assert!(!planted_seen, "uid 61234's set-user-ID process");
+    }
+
+    /// A root process started with sudo is judged the user's; it exits, and
+    /// another user's process takes its PID before it is read: what is
+    /// read at that PID is not taken as the one judged.
+    #[test]
+    fn a_pid_taken_over_after_judging_is_not_read() {
+        use std::os::unix::process::CommandExt;
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let graded = Graded {
+            uid: sudo_user(),
+            as_root: true,
+        };
+        let sleep = |uid: Option<u32>| {
+            let mut command = std::process::Command::new("/bin/sleep");
+            command.arg("30").env("SUDO_UID", sudo_user().to_string());
+            if let Some(uid) = uid {
+                command.uid(uid).gid(uid);
+            }
+            command.spawn().unwrap()
+        };
+        for _ in 0..20 {
+            let mut judged = sleep(None);
+            let pid = judged.id() as i32;
+            // Its environment is in place a moment after spawn returns.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let process = Process::new(pid).unwrap();
+            assert!(by_sudo(&process, graded));
+            let _ = judged.kill();
+            let _ = judged.wait();
+            // The next PID handed out is the one that was judged's.
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+            let mut theirs = sleep(Some(61234));
+            // Taken over, and readable at that PID.
+            let took = theirs.id() as i32 == pid && read(pid).is_ok();
+            let read = took.then(|| read_pinned(&process));
+            let _ = theirs.kill();
+            let _ = theirs.wait();
+            if let Some(read) = read {
+                assert!(
+                    read.is_err(),
+                    "uid 61234's process was read as the judged one"
+                );
+                return;
+            }
+        }
+        panic!("no PID was taken over in 20 tries");
+    }
+
+    /// Root processes below the user's own count as started with sudo; one
+    /// below another user's process does not, even where that one runs in
+    /// a session the user opened (`su - them`), nor with the user's
+    /// SUDO_UID in its environment.
+    #[test]
+    #[allow(unsafe_code)]
+    fn only_an_unbroken_root_chain_up_to_the_user_counts() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let graded = Graded {
+            uid: 65534,
+            as_root: true,
+        };
+        let sleep = std::ffi::CString::new("/bin/sleep").unwrap();
+        let arg = std::ffi::CString::new("30").unwrap();
+        let argv = [sleep.as_ptr(), arg.as_ptr(), std::ptr::null()];
+        // Both carry the user's SUDO_UID, as whoever started them chose.
+        let mark = std::ffi::CString::new("SUDO_UID=65534").unwrap();
+        let envp = [mark.as_ptr(), std::ptr::null()];
+        // SAFETY: after fork, only setresuid, fork, execve, waitpid, _exit.
+        let (top, theirs) = unsafe {
+            // Real uid `ruid`, still root by the others; then `work`.
+            let as_ruid = |ruid: u32, work: &dyn Fn()| match libc::fork() {
+                0 => {
+                    if libc::setresuid(ruid, 0, 0) == 0 {
+                        work();
+                    }
+                    libc::_exit(0)
+                }
+                pid => pid,
+            };
+            let root_sleep = || {
+                as_ruid(0, &|| {
+                    libc::execve(sleep.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                });
+            };
+            let (from, to) = nix::unistd::pipe().unwrap();
+            use std::os::fd::AsRawFd;
+            let w = to.as_raw_fd();
+            let top = as_ruid(65534, &|| {
+                let theirs = as_ruid(61234, &|| {
+                    root_sleep();
+                    while libc::wait(std::ptr::null_mut()) > 0 {}
+                });
+                root_sleep();
+                libc::write(w, (&theirs as *const i32).cast(), 4);
+                while libc::wait(std::ptr::null_mut()) > 0 {}
+            });
+            drop(to);
+            let mut pid = [0u8; 4];
+            nix::unistd::read(&from, &mut pid).unwrap();
+            (top, i32::from_ne_bytes(pid))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let child = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .find(|p| *p != theirs)
+                .unwrap_or(0)
+        };
+        let (mine, below_theirs) = (child(top), child(theirs));
+        let seen = |pid: i32| Process::new(pid).is_ok_and(|p| by_sudo(&p, graded));
+        let (mine_seen, theirs_seen) = (seen(mine), seen(below_theirs));
+        // SAFETY: kill the sleeps; each parent then exits.
+        unsafe {
+            for pid in [mine, below_theirs] {
+                if pid > 0 {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            libc::waitpid(top, std::ptr::null_mut(), 0);
+        }
+        assert!(mine_seen, "a root process below the user's");
+        assert!(!theirs_seen, "a root process below uid 61234's");
     }
 
     #[test]

@@ -314,26 +314,51 @@ impl Place {
 
     /// An exclusive lock on `.lock` beside the progress file, released when
     /// the returned file is dropped. The file is made as its owner, never
-    /// through a link.
+    /// through a link, and must be a regular file: opening a FIFO for
+    /// writing would wait for a reader forever. A lock held elsewhere is
+    /// waited for a few seconds at most.
     fn lock(&self) -> Result<nix::fcntl::Flock<fs::File>> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.dir.join(".lock");
-        let file = self.as_owner(|| {
+        let mut file = self.as_owner(|| {
             fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(format!("mkdir -p {}", self.dir.display()), e))?;
-            fs::File::options()
+            let file = fs::File::options()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                 .open(&path)
-                .map_err(|e| Error::io(format!("open {}", path.display()), e))
+                .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+            match file.metadata() {
+                Ok(meta) if meta.is_file() => Ok(file),
+                Ok(_) => Err(Error::io(
+                    format!("lock {}", path.display()),
+                    std::io::Error::other("it is not a regular file"),
+                )),
+                Err(e) => Err(Error::io(format!("lock {}", path.display()), e)),
+            }
         })?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(held) => return Ok(held),
+                Err((back, nix::errno::Errno::EWOULDBLOCK))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    file = back;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err((_, e)) => return Err(Error::sys(format!("lock {}", path.display()), e)),
+            }
+        }
     }
 }
+
+/// How long a save waits for another learnns's: each holds the lock for one
+/// load and save, a few milliseconds.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A progress file is small and regular: a FIFO or device at its name
 /// would block learnns, or feed it forever.
