@@ -232,6 +232,47 @@ fn a_process_started_with_sudo_is_graded_as_the_users() {
     );
 }
 
+/// A lesson open in another terminal has a container learnns made: it is
+/// not the learner's work and is not graded; what `learnns run` starts is
+/// (the tasks offer it as a way to build).
+#[test]
+fn a_lessons_container_is_not_graded() {
+    if !privileged() {
+        return;
+    }
+    // A stand-in for learnns, by its name and its command line.
+    let dir = common::state_dir().join("fake-learnns");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("learnns");
+    std::fs::copy("/bin/sh", &fake).unwrap();
+    let fake = fake.to_str().unwrap();
+    let script = "unshare --uts sh -c 'hostname lab; exec sleep 60' & wait";
+    // Graded as uid 65533 under sudo: nothing else of this suite is.
+    let check = || {
+        learnns(&["challenge", "1", "--check"])
+            .env("SUDO_UID", "65533")
+            .output()
+            .unwrap()
+    };
+    let lesson = Running::start(
+        &["env", "SUDO_UID=65533", fake, "-c", script, "lesson"],
+        None,
+    );
+    lesson.sleeper();
+    fails_naming(&check(), "no process of yours");
+    drop(lesson);
+    let run = Running::start(&["env", "SUDO_UID=65533", fake, "-c", script, "run"], None);
+    let out = check();
+    passes(&out);
+    assert!(
+        said(&out).contains(&format!("process {}", run.sleeper())),
+        "{}",
+        stdout(&out)
+    );
+    drop(run);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn pid_its_own_pid_1_and_its_own_proc() {
     if !privileged() {

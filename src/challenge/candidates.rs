@@ -98,6 +98,7 @@ impl Candidates {
                     .flatten()
                     .filter(|p| !skip.contains(&p.pid))
                     .filter(|p| p.uid().is_ok_and(|uid| uid == graded.uid) || by_sudo(p, graded))
+                    .filter(|p| !in_a_lesson(p.pid))
                     // Unreadable, gone in between, or a kernel thread: not a
                     // candidate.
                     .filter_map(|p| read_pinned(&p).ok())
@@ -203,6 +204,43 @@ fn first_not_root_above(pid: i32) -> Option<u32> {
         at = stat.ppid;
     }
     None
+}
+
+/// Is the process (or one above it) a learnns showing a lesson, a live
+/// quiz or a lesson's shell? Their containers are learnns's work, not the
+/// learner's: a lesson open in another terminal must not be graded (its
+/// container's hostname is `container`, and renaming it is no solution).
+/// `learnns run` is not among them: the tasks offer it as a way to build.
+fn in_a_lesson(pid: i32) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut at = pid;
+    while at > 1 && seen.insert(at) {
+        let Ok(process) = Process::new(at) else {
+            return false;
+        };
+        let Ok(stat) = process.stat() else {
+            return false;
+        };
+        if stat.comm == "learnns" {
+            // The first word that is one of learnns's commands (an option's
+            // value, as in `--color always`, is not).
+            let commands: Vec<String> = <crate::cli::Cli as clap::CommandFactory>::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            let args = process.cmdline().unwrap_or_default();
+            let verb = args
+                .iter()
+                .skip(1)
+                .take_while(|a| *a != "--")
+                .find(|a| commands.contains(a));
+            if verb.is_some_and(|v| ["lesson", "quiz", "shell"].contains(&v.as_str())) {
+                return true;
+            }
+        }
+        at = stat.ppid;
+    }
+    false
 }
 
 /// learnns and every process above it: the learner's shell is in the
