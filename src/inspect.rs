@@ -56,20 +56,28 @@ pub fn ns(pids: &[i32]) -> Result<i32> {
     } else {
         pids.to_vec()
     };
+    // Every process asked for first: one that cannot be read is the
+    // answer, before any note about the reference.
+    let all = pids
+        .iter()
+        .map(|pid| Seen::read(*pid))
+        .collect::<Result<Vec<_>>>()?;
     let reference = match Seen::read(1) {
         Ok(init) => init,
         Err(e) => {
             let me = Seen::read(std::process::id() as i32)?;
             let why = e.to_string();
-            outln!(
-                "(PID 1 cannot be read here: {}; comparing with learnns itself, which runs in your shell's namespaces)",
-                why.lines().next().unwrap_or_default().trim_end_matches('.')
+            crate::render::paragraph::paragraph(
+                &format!(
+                    "(PID 1 cannot be read here: {}; comparing with learnns itself, which runs in your shell's namespaces)",
+                    why.lines().next().unwrap_or_default().trim_end_matches('.')
+                ),
+                "",
             );
             me
         }
     };
-    for (i, pid) in pids.iter().enumerate() {
-        let seen = Seen::read(*pid)?;
+    for (i, (pid, seen)) in pids.iter().zip(all).enumerate() {
         if i > 0 {
             outln!();
         }
