@@ -14,8 +14,8 @@ use crate::{sys, ui};
 /// Three harmless actions only root may take, each confined to the
 /// container's own mount namespace.
 const ACTIONS: [(&str, &[&str]); 3] = [
-    ("mount", &["mount", "-t", "tmpfs", "none", "/tmp"]),
-    ("mknod", &["mknod", "/tmp/null", "c", "1", "3"]),
+    ("mount", &["mount", "-t", "tmpfs", "none", "/mnt"]),
+    ("mknod", &["mknod", "/mnt/null", "c", "1", "3"]),
     ("unshare", &["unshare", "--net", "true"]),
 ];
 

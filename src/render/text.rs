@@ -193,9 +193,12 @@ pub fn shell_lines(line: &str, width: usize, first: &str, rest: &str) -> Vec<Str
             empty = true;
         }
         if empty && current.chars().count() + word.chars().count() > width {
-            // Too long for any line: cut it where it has spaces.
+            // Too long for any line: a quoted script (`sh -c '...'`). A
+            // line break inside the quotes is part of the script, so it
+            // goes where a newline means what the text says: after `;`,
+            // `&&`, `||` or `|`.
             let indent = current.clone();
-            let mut cut = wrap(&word, width, &indent, rest);
+            let mut cut = script_lines(&word, width, &indent, rest);
             current = cut.pop().unwrap_or_default();
             lines.extend(cut);
             empty = false;
@@ -211,9 +214,72 @@ pub fn shell_lines(line: &str, width: usize, first: &str, rest: &str) -> Vec<Str
     lines
 }
 
+/// A quoted script on lines of at most `width`, each break after a command
+/// separator; a piece between separators too long for a line is cut at its
+/// spaces, the one place where a pasted line may mean something else.
+fn script_lines(word: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        piece.push(c);
+        let ends = matches!(c, ';' | '&' | '|');
+        if matches!(c, '&' | '|') && chars.peek() == Some(&c) {
+            piece.push(chars.next().unwrap_or(c));
+        }
+        if ends && chars.peek() == Some(&' ') {
+            piece.push(chars.next().unwrap_or(' '));
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    pieces.push(piece);
+    let mut lines = Vec::new();
+    let mut current = first.to_string();
+    let mut empty = true;
+    for piece in pieces {
+        if !empty && current.chars().count() + piece.trim_end().chars().count() > width {
+            lines.push(current.trim_end().to_string());
+            current = rest.to_string();
+            empty = true;
+        }
+        if empty && current.chars().count() + piece.trim_end().chars().count() > width {
+            let mut cut = wrap(piece.trim_end(), width, &current, rest);
+            current = cut.pop().unwrap_or_default();
+            if piece.ends_with(' ') {
+                current.push(' ');
+            }
+            lines.extend(cut);
+        } else {
+            current.push_str(&piece);
+        }
+        empty = false;
+    }
+    lines.push(current.trim_end().to_string());
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_quoted_script_breaks_only_after_a_separator() {
+        let line = "SCRIPT='mount -t tmpfs none /mnt 2>/dev/null; echo mount=$?; mknod /mnt/null c 1 3 2>/dev/null; echo mknod=$?; unshare --net true 2>/dev/null; echo unshare=$?'";
+        let lines = shell_lines(line, 80, "  # ", "      ");
+        assert!(lines.len() > 1, "{lines:?}");
+        for l in &lines {
+            assert!(l.chars().count() <= 80, "{l}");
+        }
+        for l in &lines[..lines.len() - 1] {
+            assert!(l.ends_with(';'), "{lines:#?}");
+        }
+        // Joined by newlines, it is the same script.
+        let joined: Vec<&str> = lines
+            .iter()
+            .map(|l| l.trim_start_matches("  # ").trim())
+            .collect();
+        assert_eq!(joined.join(" "), line);
+    }
 
     #[test]
     fn no_line_is_longer_than_the_width() {
