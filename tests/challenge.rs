@@ -159,9 +159,10 @@ fn uts_a_hostname_of_its_own() {
 }
 
 /// The solution as an ordinary user types it (`sudo unshare ...`, then
-/// `sudo learnns challenge 1 --check`): the process is root's and only the
-/// user's are graded, so the verdict says how to grade it by its PID, and
-/// that command passes.
+/// `sudo learnns challenge 1 --check`): the process is root's, and graded
+/// as the user's because they started it with sudo; a root process someone
+/// else started is not theirs unless named by its PID; without sudo the
+/// check says to use it.
 #[test]
 fn a_process_started_with_sudo_is_graded_as_the_users() {
     if !privileged() {

@@ -187,24 +187,43 @@ fn by_sudo(process: &Process, graded: Graded) -> bool {
     environ.split(|b| *b == 0).any(|var| var == mark.as_bytes())
 }
 
+/// A process and every one above it, up to (not including) PID 1, each
+/// with its stat; the walk ends early at a process gone meanwhile.
+fn lineage(pid: i32) -> impl Iterator<Item = (Process, procfs::process::Stat)> {
+    let mut seen = BTreeSet::new();
+    let mut at = pid;
+    std::iter::from_fn(move || {
+        if at <= 1 || !seen.insert(at) {
+            return None;
+        }
+        let process = Process::new(at).ok()?;
+        let stat = process.stat().ok()?;
+        at = stat.ppid;
+        Some((process, stat))
+    })
+}
+
 /// The real uid of the first process at or above `pid` that is not root's,
 /// up through root's processes only; `None` where the chain reaches PID 1
 /// (or a process gone meanwhile) first. Above another user's process (a
 /// session the user opened for them, `su - them`) it is their work.
 fn first_not_root_above(pid: i32) -> Option<u32> {
-    let mut seen = BTreeSet::new();
-    let mut at = pid;
-    while at > 1 && seen.insert(at) {
-        let (stat, status) = Process::new(at)
-            .and_then(|p| Ok((p.stat()?, p.status()?)))
-            .ok()?;
-        if status.ruid != 0 {
-            return Some(status.ruid);
+    for (process, _) in lineage(pid) {
+        let ruid = process.status().ok()?.ruid;
+        if ruid != 0 {
+            return Some(ruid);
         }
-        at = stat.ppid;
     }
     None
 }
+
+/// learnns's command names, from its command line definition.
+static COMMANDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    <crate::cli::Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect()
+});
 
 /// Is the process (or one above it) a learnns showing a lesson, a live
 /// quiz or a lesson's shell? Their containers are learnns's work, not the
@@ -212,49 +231,28 @@ fn first_not_root_above(pid: i32) -> Option<u32> {
 /// container's hostname is `container`, and renaming it is no solution).
 /// `learnns run` is not among them: the tasks offer it as a way to build.
 fn in_a_lesson(pid: i32) -> bool {
-    let mut seen = BTreeSet::new();
-    let mut at = pid;
-    while at > 1 && seen.insert(at) {
-        let Ok(process) = Process::new(at) else {
+    lineage(pid).any(|(process, stat)| {
+        if stat.comm != "learnns" {
             return false;
-        };
-        let Ok(stat) = process.stat() else {
-            return false;
-        };
-        if stat.comm == "learnns" {
-            // The first word that is one of learnns's commands (an option's
-            // value, as in `--color always`, is not).
-            let commands: Vec<String> = <crate::cli::Cli as clap::CommandFactory>::command()
-                .get_subcommands()
-                .map(|c| c.get_name().to_string())
-                .collect();
-            let args = process.cmdline().unwrap_or_default();
-            let verb = args
-                .iter()
-                .skip(1)
-                .take_while(|a| *a != "--")
-                .find(|a| commands.contains(a));
-            if verb.is_some_and(|v| ["lesson", "quiz", "shell"].contains(&v.as_str())) {
-                return true;
-            }
         }
-        at = stat.ppid;
-    }
-    false
+        // The first word that is one of learnns's commands (an option's
+        // value, as in `--color always`, is not).
+        let args = process.cmdline().unwrap_or_default();
+        let verb = args
+            .iter()
+            .skip(1)
+            .take_while(|a| *a != "--")
+            .find(|a| COMMANDS.contains(a));
+        verb.is_some_and(|v| ["lesson", "quiz", "shell"].contains(&v.as_str()))
+    })
 }
 
 /// learnns and every process above it: the learner's shell is in the
 /// host's namespaces whatever they typed in another terminal.
 fn ancestors() -> BTreeSet<i32> {
-    let mut seen = BTreeSet::new();
-    let mut at = std::process::id() as i32;
-    while at > 1 && seen.insert(at) {
-        match Process::new(at).and_then(|p| p.stat()) {
-            Ok(stat) => at = stat.ppid,
-            Err(_) => break,
-        }
-    }
-    seen
+    lineage(std::process::id() as i32)
+        .map(|(process, _)| process.pid)
+        .collect()
 }
 
 /// `PF_KTHREAD` in `/proc/PID/stat`'s flags: a kernel thread. Some have
