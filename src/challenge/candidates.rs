@@ -426,7 +426,17 @@ mod tests {
             if let Some(uid) = uid {
                 command.uid(uid).gid(uid);
             }
-            command.spawn().unwrap()
+            // Just written: a child another test thread forked may still
+            // hold it open for a moment (ETXTBSY).
+            for _ in 0..50 {
+                match command.spawn() {
+                    Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    started => return started.unwrap(),
+                }
+            }
+            panic!("{} stayed busy", program.display());
         };
         let mut by_sudo_child = start(std::path::Path::new("/bin/sleep"), None);
         let mut planted = start(&setuid, Some(61234));
